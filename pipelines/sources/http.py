@@ -1,0 +1,291 @@
+"""The HTTP layer every source shares: rate budget, bounded concurrency, retries, and errors a user can read.
+
+A source module builds one `ApiClient` per API host and only adds what is its own (auth, paging shape, flattening).
+"""
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
+
+
+class SourceError(Exception):
+    """An error a user can act on; its message is one line and names the source, the host and what to check."""
+
+
+class AuthError(SourceError):
+    """The credentials were rejected (401/403) or are missing."""
+
+
+class MalformedResponse(SourceError):
+    """The API answered, but not in the shape its documentation promises (truncated page, wrong count, bad JSON)."""
+
+
+class TransientError(Exception):
+    """A failure worth retrying: 429, 5xx, a timeout or a dropped connection."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RateBudget:
+    """How much of an API one run may use.
+
+    `requests` per `per_seconds` is the vendor's published limit (or the share of it we allow ourselves);
+    `concurrency` caps requests in flight, which is what keeps a server's own thread limits happy.
+    """
+
+    requests: int
+    per_seconds: float
+    concurrency: int = 8
+
+    def lifted(self) -> "RateBudget":
+        """The same concurrency with the rate limit effectively off (benchmarks against the sandbox)."""
+        return RateBudget(requests=10**9, per_seconds=1.0, concurrency=self.concurrency)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries with exponential backoff and full jitter; `Retry-After` wins when the server sends it."""
+
+    max_attempts: int = 8
+    max_elapsed: float = 900.0  # a 429 storm may last minutes; give up after 15
+    initial_wait: float = 0.5
+    max_wait: float = 60.0
+    # When a 429 carries no Retry-After, wait at least this long: hammering a throttled API prolongs the throttle.
+    throttled_floor: float = 2.0
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    server_errors: int = 0
+    timeouts: int = 0
+    waited_for_budget: float = 0.0
+    bytes_received: int = 0
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+
+    def as_metadata(self) -> dict[str, float | int]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "throttled_429": self.throttled,
+            "server_errors_5xx": self.server_errors,
+            "timeouts": self.timeouts,
+            "seconds_waiting_for_rate_budget": round(self.waited_for_budget, 2),
+            "bytes_received": self.bytes_received,
+        }
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date. None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
+
+
+class ApiClient:
+    """One API host: an httpx.AsyncClient plus the budget, retries and error messages that go with it.
+
+    `credential_hint` names the env vars a user fixes when auth fails, e.g. "ITGLUE_API_KEY".
+    `refresh_auth` is called once on a 401 (expired token, moved zone) before the request is tried again.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        base_url: str,
+        credential_hint: str,
+        budget: RateBudget,
+        retry: RetryPolicy | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 60.0,
+        refresh_auth: Callable[[], Awaitable[None]] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self.source = source
+        self.base_url = base_url.rstrip("/")
+        self.credential_hint = credential_hint
+        self.budget = budget
+        self.retry = retry or RetryPolicy()
+        self.refresh_auth = refresh_auth
+        self.stats = RequestStats()
+        self._limiter = AsyncLimiter(budget.requests, budget.per_seconds)
+        self._in_flight = asyncio.Semaphore(budget.concurrency)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers or {},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            limits=httpx.Limits(max_connections=budget.concurrency, max_keepalive_connections=budget.concurrency),
+            transport=transport,
+            follow_redirects=True,
+        )
+
+    @property
+    def host(self) -> str:
+        return host_of(self.base_url)
+
+    def set_header(self, name: str, value: str) -> None:
+        self._http.headers[name] = value
+
+    async def __aenter__(self) -> "ApiClient":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params=None,
+        json=None,
+        data=None,
+        headers: dict[str, str] | None = None,
+        auth=None,
+        ok_statuses: tuple[int, ...] = (),
+        passthrough: Callable[[httpx.Response], bool] | None = None,
+    ) -> httpx.Response:
+        """Send one request within the budget, retrying transient failures. Raises SourceError subclasses.
+
+        `ok_statuses` are returned instead of raising; `passthrough(response)` marks error responses the caller
+        handles itself, before any retry (IT Glue's "took too long" answer wants a smaller page, not a retry).
+        """
+        refreshed = False
+        while True:
+            try:
+                response = await self._send_with_retries(
+                    method, url, params=params, json=json, data=data, headers=headers, auth=auth,
+                    passthrough=passthrough,
+                )
+            except TransientError as exc:
+                raise SourceError(
+                    f"{self.source}: {self.host} kept failing ({exc}) after {self.stats.retries} retries; "
+                    "the API may be down or throttling this account, try again later"
+                ) from None
+            status = response.status_code
+            if status in ok_statuses or status < 400 or (passthrough is not None and passthrough(response)):
+                return response
+            if status == 401 and self.refresh_auth is not None and not refreshed:
+                refreshed = True
+                await self.refresh_auth()
+                continue
+            if status in (401, 403):
+                raise AuthError(
+                    f"{self.credential_hint} is rejected by {self.host} ({status}): "
+                    "check the credentials and that they belong to this host or region"
+                )
+            raise SourceError(
+                f"{self.source}: {method} {_path_of(response.request.url)} on {self.host} failed with "
+                f"{status}: {_excerpt(response.text)}"
+            )
+
+    async def get_json(self, url: str, *, params=None, headers=None):
+        response = await self.request("GET", url, params=params, headers=headers)
+        return self.decode_json(response)
+
+    def decode_json(self, response: httpx.Response):
+        try:
+            return response.json()
+        except ValueError:
+            raise MalformedResponse(
+                f"{self.source}: {self.host} returned a body that is not JSON for {_path_of(response.request.url)} "
+                f"(truncated or malformed page, {len(response.content)} bytes): {_excerpt(response.text)}"
+            ) from None
+
+    async def _send_with_retries(self, method, url, **kwargs) -> httpx.Response:
+        policy = self.retry
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda e: isinstance(e, TransientError)),
+            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_elapsed),
+            wait=self._wait,
+            before_sleep=self._count_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send_once(method, url, **kwargs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_once(self, method, url, *, params, json, data, headers, auth, passthrough) -> httpx.Response:
+        async with self._in_flight:
+            started = time.monotonic()
+            await self._limiter.acquire()
+            self.stats.waited_for_budget += time.monotonic() - started
+            self.stats.requests += 1
+            endpoint = _path_of(httpx.URL(url)) if "://" in url else url.split("?")[0]
+            self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
+            kwargs = {"params": params, "json": json, "data": data, "headers": headers}
+            if auth is not None:
+                kwargs["auth"] = auth
+            try:
+                response = await self._http.request(method, url, **kwargs)
+            except httpx.TimeoutException:
+                self.stats.timeouts += 1
+                raise TransientError("timed out") from None
+            except httpx.TransportError as exc:
+                raise TransientError(f"connection failed: {exc.__class__.__name__}") from None
+        self.stats.bytes_received += len(response.content)
+        if response.status_code >= 400 and passthrough is not None and passthrough(response):
+            return response
+        if response.status_code == 429:
+            self.stats.throttled += 1
+            raise TransientError("429 Too Many Requests", parse_retry_after(response.headers.get("Retry-After")))
+        if response.status_code >= 500:
+            self.stats.server_errors += 1
+            raise TransientError(f"{response.status_code} {_excerpt(response.text, 80)}",
+                                 parse_retry_after(response.headers.get("Retry-After")))
+        return response
+
+    def _wait(self, state: RetryCallState) -> float:
+        policy = self.retry
+        exc = state.outcome.exception() if state.outcome else None
+        backoff = random.uniform(0, min(policy.max_wait, policy.initial_wait * 2 ** (state.attempt_number - 1)))
+        if isinstance(exc, TransientError):
+            if exc.retry_after is not None:
+                return min(exc.retry_after, policy.max_elapsed)
+            if str(exc).startswith("429"):
+                return max(policy.throttled_floor, backoff)
+        return backoff
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+
+
+def _path_of(url: httpx.URL) -> str:
+    return url.path
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"

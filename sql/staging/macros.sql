@@ -1,0 +1,47 @@
+-- Normalizers shared by every source's staging SELECT, so that a field means the same thing whichever system it
+-- came from. Created once per connection by warehouse.run_staging() before the per-source SELECTs run.
+
+-- Organization names: case, punctuation, "&"/"and", and legal suffixes do not tell two clients apart
+-- ("Contoso, Inc." = "Contoso Inc" = "CONTOSO"); branch words do ("Acme Dental - North" != "- South").
+-- (RE2 has no look-ahead: each word is padded with spaces and the suffix pass runs twice for "Co., Inc.".)
+CREATE OR REPLACE MACRO _strip_legal(padded) AS regexp_replace(padded,
+    ' (the|inc|incorporated|llc|ltd|limited|corp|corporation|co|company|gmbh|plc|pty|pc|llp|lp|sa|ag|bv) ', '  ', 'g');
+CREATE OR REPLACE MACRO norm_name(s) AS nullif(regexp_replace(trim(regexp_replace(
+    _strip_legal(_strip_legal(' ' || regexp_replace(
+        lower(replace(replace(coalesce(s, ''), '&', ' and '), '.', '')), '[^a-z0-9]+', ' ', 'g') || ' ')),
+    ' +', ' ', 'g')), '( and)+$', ''), '');
+
+-- MAC addresses: 12 upper-case hex digits, separators ignored (as IT Glue does). A field may hold several MACs
+-- (ConnectWise) or be cut at 17 characters (IT Glue); the primary is the first complete one.
+CREATE OR REPLACE MACRO norm_macs(s) AS list_filter(
+    list_transform(
+        regexp_extract_all(upper(coalesce(s, '')), '[0-9A-F]{2}(?:[:\-\. ]?[0-9A-F]{2}){5}'),
+        lambda m: regexp_replace(m, '[^0-9A-F]', '', 'g')),
+    lambda m: m NOT IN ('000000000000', 'FFFFFFFFFFFF'));
+CREATE OR REPLACE MACRO norm_mac(s) AS norm_macs(s)[1];
+
+-- Serials: placeholder values that BIOSes and tools write when they know none are the same as no serial.
+CREATE OR REPLACE MACRO norm_serial(s) AS CASE
+    WHEN s IS NULL THEN NULL
+    WHEN upper(trim(regexp_replace(s, '[\s\.]+', ' ', 'g'))) IN (
+        'TO BE FILLED BY O E M', 'TO BE FILLED BY OEM', 'DEFAULT STRING', 'SYSTEM SERIAL NUMBER', '0', 'NONE', 'N/A',
+        'NA', 'NULL', 'UNKNOWN', 'NOT SPECIFIED', 'NOT APPLICABLE', 'SERIAL', 'CHASSIS SERIAL NUMBER',
+        'INVALID', '123456789', '1234567890', 'XXXXXXXX', '-', '')
+        THEN NULL
+    WHEN regexp_full_match(trim(s), '0+') THEN NULL
+    ELSE nullif(upper(regexp_replace(trim(s), '\s+', ' ', 'g')), '')
+END;
+
+-- Hostnames: short and lower-case ("ws-014.contoso.local" = "WS-014").
+CREATE OR REPLACE MACRO norm_hostname(s) AS nullif(lower(trim(split_part(trim(coalesce(s, '')), '.', 1))), '');
+
+-- Emails: lower-case; phones: digits only, the last 10 (country prefixes and extensions vary by tool).
+CREATE OR REPLACE MACRO norm_email(s) AS nullif(lower(trim(coalesce(s, ''))), '');
+CREATE OR REPLACE MACRO phone_digits(s) AS CASE
+    WHEN length(regexp_replace(coalesce(s, ''), '[^0-9]', '', 'g')) < 7 THEN NULL
+    ELSE right(regexp_replace(s, '[^0-9]', '', 'g'), 10)
+END;
+
+-- Web domains: "https://www.Contoso.com/about" -> "contoso.com"; email domains use the same shape.
+CREATE OR REPLACE MACRO norm_domain(s) AS nullif(lower(regexp_replace(
+    regexp_replace(trim(coalesce(s, '')), '^([a-zA-Z]+://)?(www\.)?', ''), '[/:?#].*$', '')), '');
