@@ -125,6 +125,8 @@ class Sandbox:
     # Protocol-specific misbehaviour (a malformed page, a lying total, a page size that times out), keyed
     # "<source>.<what>"; each protocol module documents the keys it reads.
     quirks: dict[str, Any] = field(default_factory=dict)
+    # What the protocol modules observed (peak concurrency per entity, ...), for tests to assert on.
+    observed: dict[str, Any] = field(default_factory=dict)
 
     def record_write(self, source: str, request: Request, body: Any, status: int) -> None:
         self.writes.append(WriteRecord(source, request.method, request.url.path, body, status, time.time()))
