@@ -154,6 +154,11 @@ class ApiClient:
     def set_header(self, name: str, value: str) -> None:
         self._http.headers[name] = value
 
+    def set_base_url(self, url: str) -> None:
+        """Send later relative requests to another base (Autotask moves a tenant to another zone)."""
+        self.base_url = url.rstrip("/")
+        self._http.base_url = self.base_url
+
     async def __aenter__(self) -> "ApiClient":
         return self
 
