@@ -15,7 +15,7 @@ import polars as pl
 Record = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: a Resource can key a dict
 class Resource:
     """One raw table: `raw.<source>_<name>`, typed columns pulled out of each wire record by `flatten`."""
 

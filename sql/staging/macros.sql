@@ -45,3 +45,19 @@ END;
 -- Web domains: "https://www.Contoso.com/about" -> "contoso.com"; email domains use the same shape.
 CREATE OR REPLACE MACRO norm_domain(s) AS nullif(lower(regexp_replace(
     regexp_replace(trim(coalesce(s, '')), '^([a-zA-Z]+://)?(www\.)?', ''), '[/:?#].*$', '')), '');
+
+-- Configuration types: each system names them its own way ("Managed Server", "WINDOWS_SERVER", "Main System Chassis");
+-- the linkage compares the category.
+CREATE OR REPLACE MACRO config_category(s) AS CASE
+    WHEN s IS NULL THEN 'other'
+    WHEN regexp_matches(lower(s), 'laptop|notebook|portable') THEN 'laptop'
+    WHEN regexp_matches(lower(s), 'server|esx|hyper-?v|vm host|domain controller') THEN 'server'
+    WHEN regexp_matches(lower(s), 'printer|mfp|copier|scanner|plotter') THEN 'printer'
+    WHEN regexp_matches(lower(s), 'switch|router|firewall|network|access point|wireless|wifi|gateway|ups|nas|san|modem') THEN 'network'
+    WHEN regexp_matches(lower(s), 'phone|mobile|tablet|ipad|iphone|android') THEN 'mobile'
+    WHEN regexp_matches(lower(s), 'workstation|desktop|pc|computer|mac|windows|linux|chassis|agent') THEN 'workstation'
+    ELSE 'other'
+END;
+
+-- Names of people: lower-case letters and digits only ("O'Brien" = "OBrien" = "obrien").
+CREATE OR REPLACE MACRO norm_person(s) AS nullif(regexp_replace(lower(coalesce(s, '')), '[^a-z0-9]', '', 'g'), '');

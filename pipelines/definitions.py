@@ -1,0 +1,25 @@
+"""Everything Dagster loads: assets, jobs, schedule and resources (workspace.yaml points here)."""
+
+import dagster as dg
+
+from pipelines.assets.extract import EXTRACT_ASSETS
+from pipelines.assets.staging import staging
+from pipelines.resources import SourcesResource, WarehouseResource
+from pipelines.schedules import weekly_schedule
+
+# Steps run one after another in the run's own process: DuckDB lets one process write the warehouse file,
+# and the run coordinator (dagster_home/dagster.yaml) lets one run at a time.
+weekly_reconciliation = dg.define_asset_job(
+    "weekly_reconciliation",
+    selection=dg.AssetSelection.groups("extract", "staging"),
+    executor_def=dg.in_process_executor,
+    description="Extract every source that is on, stage, link, and propose a cleanup batch.",
+)
+
+defs = dg.Definitions(
+    assets=[*EXTRACT_ASSETS, staging],
+    jobs=[weekly_reconciliation],
+    schedules=[weekly_schedule(weekly_reconciliation)],
+    resources={"warehouse": WarehouseResource(), "sources": SourcesResource()},
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,31 @@
+"""Dagster resources: the warehouse file and the source settings. Both read the environment at run time."""
+
+import dagster as dg
+
+from pipelines.settings import environment, warehouse_path
+from pipelines.sources.base import Source
+from pipelines.warehouse import Warehouse
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse; `path` empty means RECON_WAREHOUSE or the project default."""
+
+    path: str = ""
+
+    def get(self) -> Warehouse:
+        return Warehouse(self.path or warehouse_path())
+
+
+class SourcesResource(dg.ConfigurableResource):
+    """Which sources are on, and their settings, from the contract's env vars (and `.env`).
+
+    `env` overrides the environment (tests and the demo point sources at a sandbox this way).
+    """
+
+    env: dict[str, str] = {}
+
+    def settings(self) -> dict[str, str]:
+        return {**environment(), **{k: v for k, v in self.env.items() if v}}
+
+    def config_for(self, source: Source) -> dict[str, str] | None:
+        return source.config_from(self.settings())

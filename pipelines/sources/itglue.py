@@ -1,0 +1,242 @@
+"""IT Glue: organizations, configurations (with their RMM records) and contacts over the JSON:API REST API.
+
+Wire facts (shared/docs/api-facts.md): `x-api-key` auth, 403 on a wrong key; `page[number]`/`page[size]` up to 1000,
+`meta.total-count` and `meta.next-page`; 3000 requests per 5 minutes; a large page may time out with
+"The request took too long to process" and must be asked for again in smaller pieces.
+"""
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import polars as pl
+
+from pipelines.sources.base import Extraction, PreviousTables, Record, Resource, Source, parse_timestamp, utc_now
+from pipelines.sources.http import ApiClient, MalformedResponse, RateBudget, RetryPolicy
+
+DEFAULT_URL = "https://api.itglue.com"
+MAX_PAGE_SIZE = 1000
+MIN_PAGE_SIZE = 25
+# 3000 requests per 5 minutes is IT Glue's published limit; 8 in flight keeps a large tenant well inside it
+# without making the API queue our requests.
+DEFAULT_BUDGET = RateBudget(requests=3000, per_seconds=300, concurrency=8)
+TOO_LONG = "took too long"
+
+
+def _attr(record: Record, key: str) -> Any:
+    return record.get("attributes", {}).get(key)
+
+
+def _ts(record: Record, key: str):
+    return parse_timestamp(_attr(record, key))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _flatten_organization(r: Record) -> Record:
+    return {
+        "id": r["id"], "name": _attr(r, "name"), "short_name": _attr(r, "short-name"),
+        "organization_type_name": _attr(r, "organization-type-name"),
+        "organization_status_name": _attr(r, "organization-status-name"),
+        "psa_integration": _attr(r, "psa-integration"), "primary": _attr(r, "primary"),
+        "parent_id": _text(_attr(r, "parent-id")), "quick_notes": _attr(r, "quick-notes"),
+        "created_at": _ts(r, "created-at"), "updated_at": _ts(r, "updated-at"),
+    }
+
+
+def _rmm_attrs(r: Record) -> dict[str, Any]:
+    records = r.get("rmm_records") or []
+    return records[0].get("attributes", {}) if records else {}
+
+
+def _flatten_configuration(r: Record) -> Record:
+    rmm = _rmm_attrs(r)
+    macs = rmm.get("mac-addresses")
+    return {
+        "id": r["id"], "organization_id": _text(_attr(r, "organization-id")),
+        "organization_name": _attr(r, "organization-name"), "name": _attr(r, "name"),
+        "hostname": _attr(r, "hostname"), "primary_ip": _attr(r, "primary-ip"),
+        "mac_address": _attr(r, "mac-address"), "serial_number": _attr(r, "serial-number"),
+        "asset_tag": _attr(r, "asset-tag"),
+        "configuration_type_name": _attr(r, "configuration-type-name"),
+        "configuration_type_kind": _attr(r, "configuration-type-kind"),
+        "configuration_status_name": _attr(r, "configuration-status-name"),
+        "manufacturer_name": _attr(r, "manufacturer-name"), "model_name": _attr(r, "model-name"),
+        "operating_system_name": _attr(r, "operating-system-name"),
+        "location_id": _text(_attr(r, "location-id")), "contact_id": _text(_attr(r, "contact-id")),
+        "archived": _attr(r, "archived"), "psa_integration": _attr(r, "psa-integration"),
+        "resource_url": _attr(r, "resource-url"),
+        "rmm_record_count": len(r.get("rmm_records") or []),
+        "rmm_integration_type": rmm.get("rmm-integration-type"),
+        "rmm_device_id": _text(rmm.get("device-id")),
+        "rmm_hostname": rmm.get("hostname"), "rmm_serial_number": rmm.get("serial-number"),
+        "rmm_mac_addresses": ", ".join(macs) if isinstance(macs, list) else _text(macs),
+        "created_at": _ts(r, "created-at"), "updated_at": _ts(r, "updated-at"),
+    }
+
+
+def _primary(items: list[dict] | None) -> str | None:
+    items = items or []
+    chosen = next((i for i in items if i.get("primary")), items[0] if items else None)
+    return chosen.get("value") if chosen else None
+
+
+def _flatten_contact(r: Record) -> Record:
+    return {
+        "id": r["id"], "organization_id": _text(_attr(r, "organization-id")),
+        "first_name": _attr(r, "first-name"), "last_name": _attr(r, "last-name"), "title": _attr(r, "title"),
+        "primary_email": _primary(_attr(r, "contact-emails")), "primary_phone": _primary(_attr(r, "contact-phones")),
+        "psa_integration": _attr(r, "psa-integration"), "resource_url": _attr(r, "resource-url"),
+        "created_at": _ts(r, "created-at"), "updated_at": _ts(r, "updated-at"),
+    }
+
+
+S, B, I, T = pl.String, pl.Boolean, pl.Int64, pl.Datetime("us", "UTC")
+ORGANIZATIONS = Resource("itglue", "organizations", {
+    "id": S, "name": S, "short_name": S, "organization_type_name": S, "organization_status_name": S,
+    "psa_integration": S, "primary": B, "parent_id": S, "quick_notes": S, "created_at": T, "updated_at": T,
+}, _flatten_organization)
+CONFIGURATIONS = Resource("itglue", "configurations", {
+    "id": S, "organization_id": S, "organization_name": S, "name": S, "hostname": S, "primary_ip": S,
+    "mac_address": S, "serial_number": S, "asset_tag": S, "configuration_type_name": S,
+    "configuration_type_kind": S, "configuration_status_name": S, "manufacturer_name": S, "model_name": S,
+    "operating_system_name": S, "location_id": S, "contact_id": S, "archived": B, "psa_integration": S,
+    "resource_url": S, "rmm_record_count": I, "rmm_integration_type": S, "rmm_device_id": S, "rmm_hostname": S,
+    "rmm_serial_number": S, "rmm_mac_addresses": S, "created_at": T, "updated_at": T,
+}, _flatten_configuration)
+CONTACTS = Resource("itglue", "contacts", {
+    "id": S, "organization_id": S, "first_name": S, "last_name": S, "title": S, "primary_email": S,
+    "primary_phone": S, "psa_integration": S, "resource_url": S, "created_at": T, "updated_at": T,
+}, _flatten_contact)
+
+# resource -> (path, extra query params)
+ENDPOINTS = {
+    ORGANIZATIONS: ("/organizations", {}),
+    CONFIGURATIONS: ("/configurations", {"include": "rmm_records"}),
+    CONTACTS: ("/contacts", {}),
+}
+
+
+def client(url: str, api_key: str, budget: RateBudget = DEFAULT_BUDGET, retry: RetryPolicy | None = None,
+           timeout: float = 120.0) -> ApiClient:
+    return ApiClient(
+        source="itglue", base_url=url, credential_hint="ITGLUE_API_KEY", budget=budget, retry=retry,
+        headers={"x-api-key": api_key, "Accept": "application/vnd.api+json"}, timeout=timeout,
+    )
+
+
+class Pager:
+    """Fetches every record of one resource: the first page tells the total, the rest are fetched concurrently.
+
+    A page that "took too long" is fetched again as two pages of half the size, which cover the same records,
+    down to MIN_PAGE_SIZE; the record count is checked against `meta.total-count` at the end.
+    """
+
+    def __init__(self, api: ApiClient, path: str, params: dict[str, str], page_size: int):
+        self.api, self.path, self.params, self.page_size = api, path, params, page_size
+
+    async def fetch_all(self) -> list[Record]:
+        first = await self._page(1, self.page_size)
+        while first is None:  # even the first page timed out: every page will, so shrink them all
+            if self.page_size // 2 < MIN_PAGE_SIZE:
+                return await self._fail_slow(1)
+            self.page_size //= 2
+            first = await self._page(1, self.page_size)
+        body, records = first
+        meta = body["meta"]
+        total_count, total_pages = int(meta["total-count"]), int(meta.get("total-pages") or 1)
+        rest = await asyncio.gather(*(self._records(n, self.page_size) for n in range(2, total_pages + 1)))
+        for chunk in rest:
+            records.extend(chunk)
+        self._check_complete(records, total_count)
+        return records
+
+    async def _records(self, number: int, size: int) -> list[Record]:
+        result = await self._page(number, size)
+        if result is not None:
+            return result[1]
+        if size // 2 < MIN_PAGE_SIZE:
+            return await self._fail_slow(number)
+        half = size // 2
+        # Page n of size s holds records (n-1)*s .. n*s-1: pages 2n-1 and 2n of size s/2 hold the same ones.
+        left, right = await asyncio.gather(self._records(2 * number - 1, half), self._records(2 * number, half))
+        return left + right
+
+    async def _page(self, number: int, size: int) -> tuple[dict, list[Record]] | None:
+        params = {**self.params, "page[number]": str(number), "page[size]": str(size)}
+        response = await self.api.request("GET", self.path, params=params, passthrough=_took_too_long)
+        if _took_too_long(response):
+            return None
+        body = self.api.decode_json(response)
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list) or \
+                not isinstance(body.get("meta"), dict) or "total-count" not in body["meta"]:
+            raise MalformedResponse(
+                f"itglue: {self.api.host}{self.path} page {number} is not a JSON:API page "
+                "(no data list or no meta.total-count); the previous tables are kept"
+            )
+        return body, _attach_included(body)
+
+    def _check_complete(self, records: list[Record], total_count: int) -> None:
+        ids = {r.get("id") for r in records}
+        if len(records) != total_count or len(ids) != len(records):
+            raise MalformedResponse(
+                f"itglue: {self.path} returned {len(records)} records ({len(ids)} distinct) but meta.total-count "
+                f"says {total_count}; records changed while paging or a page was cut short. "
+                "The previous tables are kept; run again"
+            )
+
+    async def _fail_slow(self, number: int) -> list[Record]:
+        raise MalformedResponse(
+            f"itglue: {self.api.host}{self.path} page {number} times out even at {MIN_PAGE_SIZE} records per page"
+        )
+
+
+def _took_too_long(response: httpx.Response) -> bool:
+    return response.status_code >= 400 and TOO_LONG in response.text
+
+
+def _attach_included(body: dict) -> list[Record]:
+    """Put each configuration's included rmm-records beside it, so its raw JSON is self-contained."""
+    included = {(i.get("type"), i.get("id")): i for i in body.get("included") or []}
+    records = body["data"]
+    if not included:
+        return records
+    for record in records:
+        refs = ((record.get("relationships") or {}).get("rmm-records") or {}).get("data") or []
+        record["rmm_records"] = [included[(ref.get("type"), ref.get("id"))] for ref in refs
+                                 if (ref.get("type"), ref.get("id")) in included]
+    return records
+
+
+async def extract_itglue(url: str, api_key: str, *, budget: RateBudget = DEFAULT_BUDGET,
+                         retry: RetryPolicy | None = None, page_size: int = MAX_PAGE_SIZE,
+                         timeout: float = 120.0) -> Extraction:
+    """Every organization, configuration and contact; resources are paged concurrently within one shared budget."""
+    started = utc_now()
+    async with client(url, api_key, budget, retry, timeout) as api:
+        pagers = {res: Pager(api, path, params, min(page_size, MAX_PAGE_SIZE))
+                  for res, (path, params) in ENDPOINTS.items()}
+        fetched = await asyncio.gather(*(p.fetch_all() for p in pagers.values()))
+        frames = {res.table: res.to_frame(records, started) for res, records in zip(pagers, fetched, strict=True)}
+        return Extraction("itglue", frames, api.stats.as_metadata())
+
+
+async def _extract_from_env(config: Mapping[str, str], previous: PreviousTables) -> Extraction:
+    budget = DEFAULT_BUDGET
+    if config.get("ITGLUE_RATE_LIMIT"):
+        budget = RateBudget(int(config["ITGLUE_RATE_LIMIT"]), 300, DEFAULT_BUDGET.concurrency)
+    return await extract_itglue(config["ITGLUE_API_URL"], config["ITGLUE_API_KEY"], budget=budget)
+
+
+SOURCE = Source(
+    name="itglue",
+    kind="documentation",
+    required_env=("ITGLUE_API_KEY",),
+    optional_env={"ITGLUE_API_URL": DEFAULT_URL, "ITGLUE_RATE_LIMIT": ""},
+    resources=(ORGANIZATIONS, CONFIGURATIONS, CONTACTS),
+    extract=_extract_from_env,
+    description="IT Glue documentation platform (JSON:API)",
+)

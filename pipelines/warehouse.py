@@ -1,0 +1,127 @@
+"""The DuckDB warehouse: opening it with a clear message when it is locked, atomic table swaps, and running sql/ files.
+
+Schemas: `raw` (one table per source resource), `staging` (every source in one shape), `marts` (linkage outputs),
+`cleanup` (proposed batches and approvals), `audit` (snapshots and action log), `linkage` (run state).
+"""
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SCHEMAS = ("raw", "staging", "marts", "cleanup", "audit", "linkage")
+
+
+class WarehouseLocked(Exception):
+    """Another process holds the DuckDB file; the message names the file and the holder."""
+
+
+def sql_file(relative: str) -> str:
+    """The text of a file under sql/, e.g. sql_file("staging/macros.sql")."""
+    return (SQL_DIR / relative).read_text()
+
+
+class Warehouse:
+    """One DuckDB file. Connections are short: open, do one step's work, close (DuckDB allows one writer process)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"Warehouse({str(self.path)!r})"
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise WarehouseLocked(_locked_message(self.path, str(exc))) from None
+        try:
+            if not read_only:
+                for schema in SCHEMAS:
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            yield con
+        finally:
+            con.close()
+
+    def replace_tables(self, schema: str, frames: Mapping[str, pl.DataFrame]) -> None:
+        """Swap in every table at once: either all of `frames` replace their tables, or none does.
+
+        The previous contents stay until the new ones are complete, so a failed extraction never leaves partial data.
+        """
+        with self.connect() as con:
+            replace_tables(con, schema, frames)
+
+    def table(self, qualified: str) -> pl.DataFrame | None:
+        """A whole table as a polars frame, or None when it does not exist."""
+        schema, name = qualified.split(".")
+        with self.connect() as con:
+            if not table_exists(con, schema, name):
+                return None
+            return con.sql(f'SELECT * FROM {schema}."{name}"').pl()
+
+    def row_counts(self, schema: str) -> dict[str, int]:
+        with self.connect() as con:
+            names = [r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [schema]
+            ).fetchall()]
+            return {n: con.execute(f'SELECT count(*) FROM {schema}."{n}"').fetchall()[0][0] for n in names}
+
+
+def replace_tables(con: duckdb.DuckDBPyConnection, schema: str, frames: Mapping[str, pl.DataFrame]) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name, frame in frames.items():
+            _check_identifier(name)
+            con.register("_incoming", frame.to_arrow())
+            con.execute(f'CREATE OR REPLACE TABLE {schema}."{name}" AS SELECT * FROM _incoming')
+            con.unregister("_incoming")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchall()[0][0])
+
+
+def run_script(con: duckdb.DuckDBPyConnection, relative: str, **params: str) -> None:
+    """Run a sql/ file of one or more statements; `{name}` placeholders are filled from params (identifiers only)."""
+    text = sql_file(relative)
+    for key, value in params.items():
+        _check_identifier(value)
+        text = text.replace("{" + key + "}", value)
+    con.execute(text)
+
+
+def _check_identifier(name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+
+
+def _locked_message(path: Path, detail: str) -> str:
+    holder = ""
+    match = re.search(r"\(PID (\d+)\)", detail) or re.search(r"PID (\d+)", detail)
+    if match:
+        pid = match.group(1)
+        holder = f" by process {pid}"
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            if cmdline:
+                holder += f" ({cmdline[:120]})"
+        except OSError:
+            pass
+    return (
+        f"the warehouse {path} is locked{holder}: DuckDB lets one process open it at a time. "
+        "Close that program (a duckdb shell, a notebook, another run) and try again, "
+        "or query the published read-only copy instead"
+    )
