@@ -270,6 +270,10 @@ def test_patch_refuses_edits_of_synced_items_but_archives_them(sandbox, api):
     assert synced["id"] in {r["id"] for r in walk(api, "configurations", **{"filter[archived]": "true"})[0]}
     assert [w.status for w in sandbox.sandbox.writes] == [422, 200]
 
+    contact = next(r for r in world_of(sandbox).itglue["contacts"] if r["attributes"]["psa-integration"] == "enabled")
+    assert send(api, "PATCH", f"/contacts/{contact['id']}", "contacts", {"title": "CEO"}).status_code == 422
+    assert send(api, "PATCH", f"/contacts/{contact['id']}", "contacts", {"archived": True}).status_code == 200
+
 
 def test_patch_applies_edits_of_unsynced_items(sandbox, api):
     loose = configurations(sandbox, **{"psa-integration": None})[0]

@@ -181,7 +181,8 @@ class ResourceTable:
         """After a write: forget derived state; cached JSON only of the records written."""
         rows = self.rows()
         self._seen = (id(rows), len(rows))
-        self.by_id = {str(r["id"]): r for r in rows}
+        if len(self.by_id) != len(rows):  # a PATCH keeps the membership: no need to re-index 50,000 ids
+            self.by_id = {str(r["id"]): r for r in rows}
         self._ordered = None
         self._indexes = {}
         self._views = {}
@@ -279,7 +280,7 @@ class ItGlueApi:
             if self.window.admit() is not None:
                 # No Retry-After on purpose: IT Glue's header is unconfirmed, so clients must pace themselves.
                 return _error(429, "Too Many Requests", "Rate limit exceeded.")
-            return await handlers[request.method](request)
+            return await handlers["GET" if request.method == "HEAD" else request.method](request)
 
         return endpoint
 
@@ -571,7 +572,8 @@ class ItGlueApi:
             editable = {k: v for k, v in changes.items() if k not in COMPUTED_ATTRIBUTES and k != "psa-integration"}
             if attributes.get("psa-integration") == "enabled" and set(editable) - {"archived"}:
                 return self._answer_write(request, body, _jsonapi(SYNCED_422, 422))
-            unknown = sorted(set(editable) - set(attributes))
+            # Not every resource carries `archived` on every record; archiving is always allowed.
+            unknown = sorted(set(editable) - set(attributes) - {"archived"})
             if unknown:
                 return self._answer_write(request, body, _error(
                     422, "Unprocessable Entity", "unknown attribute", f"/data/attributes/{unknown[0]}"))
