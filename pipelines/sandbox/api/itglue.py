@@ -256,6 +256,8 @@ class RmmRecords:
 
 
 class ItGlueApi:
+    """The endpoints of one served sandbox: its tables, the rate window, and the state of the quirks."""
+
     def __init__(self, sandbox: Sandbox):
         self.sandbox = sandbox
         self.world = sandbox.world
@@ -287,7 +289,7 @@ class ItGlueApi:
     # ---- reads --------------------------------------------------------------------------------------
 
     def _matcher(self, resource: str, filters: dict[str, str]):
-        """(candidate records, predicate) for the filters, or an error Response."""
+        """The records the filters select, in id order, or an error Response for a filter IT Glue would refuse."""
         table = self.tables[resource]
         checks = []
         candidates: list[dict] | None = None
@@ -306,6 +308,8 @@ class ItGlueApi:
             elif name in RANGE_FILTERS.get(resource, {}):
                 attribute = RANGE_FILTERS[resource][name]
                 start, _, end = value.partition(",")
+                if len(end.strip()) == 10:  # a bare end date includes that whole day
+                    end = end.strip() + "T23:59:59.999Z"
                 checks.append(lambda r, a=attribute, s=start.strip(), e=end.strip():
                               r["attributes"].get(a) is not None and (not s or r["attributes"][a] >= s)
                               and (not e or r["attributes"][a] <= e))
