@@ -14,6 +14,8 @@ Quirks read from `sandbox.quirks`:
 """
 
 import base64
+import bisect
+import itertools
 import math
 import re
 import time
@@ -75,19 +77,23 @@ def routes(sandbox) -> list[Route]:
 
         params = request.query_params
         try:
-            records = _filter(sandbox.world.connectwise.get(resource, []), params.get("conditions"))
-            records = _order(records, params.get("orderBy"))
+            clauses = _clauses(params.get("conditions"))
             size = min(int(params.get("pageSize") or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
             if size < 1:
                 raise BadConditions("pageSize must be positive")
             forward_only = request.headers.get("pagination-type", "").lower() == "forward-only"
             if forward_only:
                 after = int(params.get("pageId") or 0)
-                page = sorted((r for r in records if r["id"] > after), key=lambda r: r["id"])[:size]
+                by_id = throttle.by_id(sandbox.world.connectwise.get(resource, []))
+                start = bisect.bisect_right(by_id, after, key=lambda r: r["id"])
+                page = list(itertools.islice(
+                    (r for r in itertools.islice(by_id, start, None) if _satisfies(r, clauses)), size))
                 # Forward-only always links a next page, even from the last one: clients stop on an empty page.
                 next_id = page[-1]["id"] if page else after
                 links = {"next": _link(request, {"pageId": str(next_id), "pageSize": str(size)}, drop=("page",))}
             else:
+                records = _order([r for r in sandbox.world.connectwise.get(resource, []) if _satisfies(r, clauses)],
+                                 params.get("orderBy"))
                 number = int(params.get("page") or 1)
                 if number < 1:
                     raise BadConditions("page must be 1 or more")
@@ -118,6 +124,15 @@ class _Throttle:
     def __init__(self, sandbox):
         self.sandbox = sandbox
         self.seen: deque[float] = deque()
+        self._sorted: dict[int, tuple[list[dict], int, list[dict]]] = {}
+
+    def by_id(self, records: list[dict]) -> list[dict]:
+        """The records sorted by id, kept between requests (forward-only paging walks them in order)."""
+        cached = self._sorted.get(id(records))
+        if cached is None or cached[0] is not records or cached[1] != len(records):
+            cached = (records, len(records), sorted(records, key=lambda r: r["id"]))
+            self._sorted[id(records)] = cached
+        return cached[2]
 
     def admit(self) -> int | None:
         limit = self.sandbox.rate_limits.get("connectwise", 1000)
@@ -203,9 +218,9 @@ def _compare(left, op: str, right) -> bool:
     return {">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[op]
 
 
-def _filter(records: list[dict], conditions: str | None) -> list[dict]:
+def _clauses(conditions: str | None) -> list[tuple]:
     if not conditions or not conditions.strip():
-        return list(records)
+        return []
     clauses = []
     for text in re.split(r"\s+and\s+", conditions.strip(), flags=re.I):
         match = _CLAUSE.match(text)
@@ -213,7 +228,11 @@ def _filter(records: list[dict], conditions: str | None) -> list[dict]:
             raise BadConditions(f"cannot parse condition {text!r}")
         field_name, op, value = match.groups()
         clauses.append((field_name, op, _parse_value(value)))
-    return [r for r in records if all(_compare(_lookup(r, f), op, v) for f, op, v in clauses)]
+    return clauses
+
+
+def _satisfies(record: dict, clauses: list[tuple]) -> bool:
+    return all(_compare(_lookup(record, f), op, v) for f, op, v in clauses)
 
 
 def _order(records: list[dict], order_by: str | None) -> list[dict]:
