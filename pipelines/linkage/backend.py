@@ -1,0 +1,84 @@
+"""Where Splink runs. Everything else in `pipelines.linkage` asks this module for a `LinkageEngine` and never names a
+backend, so moving a tenant too large for one machine to Spark is a change here, not in the models.
+
+- ``duckdb`` (default): an in-memory DuckDB; the model inputs, Splink's scratch tables and the marts SQL share one
+  connection, so nothing is copied between them.
+- ``spark``: Splink's SparkAPI on a local or remote Spark session (``pip install 'msp-recon[spark]'``, Java 17).
+  Model inputs are prepared in DuckDB and handed to Spark as Arrow; predictions and clusters come back as Arrow, and
+  the marts SQL still runs in DuckDB. The JVM takes about 20 s to start, so it only pays off for very large tenants.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+from splink.internals.splink_dataframe import SplinkDataFrame
+
+Backend = Literal["duckdb", "spark"]
+
+
+@dataclass
+class LinkageEngine:
+    """A Splink database API plus the DuckDB connection that prepares inputs and builds the marts."""
+
+    backend: Backend
+    db_api: Any
+    con: duckdb.DuckDBPyConnection
+    _registered: int = field(default=0)
+
+    def register(self, local_table: str, display_name: str) -> SplinkDataFrame:
+        """Hand a table of `con` to Splink as one input dataset."""
+        self._registered += 1
+        name = f"{display_name}_{self._registered}"
+        if self.backend == "duckdb":
+            return self.db_api.register(local_table, dataset_display_name=display_name, table_name=name)
+        arrow = self.con.sql(f"SELECT * FROM {local_table}").to_arrow_table()
+        spark_df = self.db_api.spark.createDataFrame(arrow.to_pandas())
+        return self.db_api.register(spark_df, dataset_display_name=display_name, table_name=name)
+
+    def fetch(self, sdf: SplinkDataFrame, local_table: str, columns: str = "*", where: str = "") -> None:
+        """Materialise a Splink result as a table of `con` (a no-copy CREATE TABLE AS on DuckDB)."""
+        filt = f" WHERE {where}" if where else ""
+        if self.backend == "duckdb":
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {local_table} AS "
+                             f"SELECT {columns} FROM {sdf.physical_name}{filt}")
+            return
+        arrow: pa.Table = pa.Table.from_pandas(sdf.as_pandas_dataframe())
+        self.con.register("_fetched", arrow)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {local_table} AS SELECT {columns} FROM _fetched{filt}")
+        self.con.unregister("_fetched")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def create_engine(backend: Backend = "duckdb", *, threads: int | None = None, memory_limit: str | None = None,
+                  spark_session: Any = None) -> LinkageEngine:
+    """A fresh engine. `threads`/`memory_limit` bound DuckDB; `spark_session` is used as given for ``spark``."""
+    if backend == "duckdb":
+        from splink import DuckDBAPI
+
+        db_api = DuckDBAPI()
+        con = db_api.duckdb_con
+    elif backend == "spark":
+        try:
+            from splink import SparkAPI
+        except ImportError as exc:
+            raise RuntimeError("the spark backend needs `pip install 'msp-recon[spark]'` (pyspark) and Java 17") from exc
+        if spark_session is None:
+            from pyspark.sql import SparkSession
+            from splink.backends.spark import similarity_jar_location
+
+            spark_session = (SparkSession.builder.master("local[2]")
+                             .config("spark.jars", similarity_jar_location()).getOrCreate())
+        db_api = SparkAPI(spark_session=spark_session)
+        con = duckdb.connect(":memory:")
+    else:
+        raise ValueError(f"unknown linkage backend {backend!r}: use 'duckdb' or 'spark'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = false")
+    return LinkageEngine(backend=backend, db_api=db_api, con=con)

@@ -1,0 +1,350 @@
+"""Link every staged record: organizations first, then configurations and contacts inside linked organizations, then
+the marts (clusters, duplicates with cause and keep, orphans, pair tables with match weights) and run history.
+
+`link_staging` is the whole step as a plain function over staging frames (tests and benchmarks call it directly);
+`run_linkage` reads a warehouse and writes its results back in one transaction; `train_models` retrains the models.
+"""
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+import pyarrow as pa
+from splink import Linker
+
+from pipelines.linkage import charts as charts_mod
+from pipelines.linkage.backend import Backend, LinkageEngine, create_engine
+from pipelines.linkage.models import ModelMismatch, ModelStore, OnMismatch, settings_for, train, with_link_type
+from pipelines.linkage.settings import ENTITY_TYPES, SOURCE_ROLES, SPECS, EntitySpec
+from pipelines.warehouse import SQL_DIR, Warehouse, table_exists
+
+log = logging.getLogger(__name__)
+
+STAGING_TABLES = {"organization": "organizations", "configuration": "configurations", "contact": "contacts"}
+TrainMode = Literal["if_missing", "always", "never"]
+
+
+@dataclass
+class LinkageOptions:
+    """How a run links. Defaults are the weekly run's."""
+
+    backend: Backend = "duckdb"
+    train: TrainMode = "if_missing"        # "never": a missing model is an error; "always": retrain every run
+    on_model_mismatch: OnMismatch = "retrain"
+    charts: bool = True
+    threads: int | None = None
+    memory_limit: str | None = None
+    max_u_pairs: float = 2e6
+    max_orgs_per_anchor: int | None = None  # default: two per source present
+    burst_min_records: int = 4               # manual records within 3 minutes that make an import burst
+    pair_floor: float = 0.01                 # pairs below this probability are not kept in the pair tables
+    thresholds: dict[str, float] = field(default_factory=dict)  # per entity type, else the spec's
+
+
+@dataclass
+class LinkageResult:
+    """What a run produced: tables by schema-qualified name, metadata, chart paths, stage timings."""
+
+    tables: dict[str, pa.Table]
+    metrics: dict
+    charts: dict[str, str]
+    models: dict[str, dict]
+    timings: dict[str, float]
+
+
+def _sql(relative: str, **params: object) -> str:
+    text = (SQL_DIR / "marts" / relative).read_text()
+    for key, value in params.items():
+        text = text.replace("{" + key + "}", str(int(value)))  # numeric parameters only
+    return text
+
+
+def _load_staging(engine: LinkageEngine, staging: Mapping[str, object]) -> None:
+    """stg_<table> for each entity: the staged frame on the staging shape (missing columns NULL, types fixed)."""
+    con = engine.con
+    con.execute((SQL_DIR / "staging" / "shape.sql").read_text())
+    for entity, table in STAGING_TABLES.items():
+        frame = staging.get(table)
+        if frame is None:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE stg_{table} AS SELECT * FROM {table}_shape")
+            continue
+        arrow = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
+        con.register("_incoming", arrow)
+        cols = [r[0] for r in con.execute(f"DESCRIBE {table}_shape").fetchall()]
+        present = set(arrow.column_names)
+        # BY NAME onto the shape: columns a hand-built or older frame lacks are NULL, types follow the shape
+        con.execute(f"CREATE OR REPLACE TEMP TABLE stg_{table} AS SELECT * FROM {table}_shape "
+                    f"UNION ALL BY NAME SELECT {', '.join(c for c in cols if c in present)} FROM _incoming")
+        con.unregister("_incoming")
+    roles = [(s, r, t) for s, (r, t) in SOURCE_ROLES.items()]
+    con.execute("CREATE OR REPLACE TEMP TABLE source_roles (source VARCHAR, role VARCHAR, psa_link_target VARCHAR)")
+    con.executemany("INSERT INTO source_roles VALUES (?, ?, ?)", roles)
+
+
+def _load_history(engine: LinkageEngine, history: Mapping[str, object] | None, run_at: datetime) -> None:
+    con = engine.con
+    con.execute("CREATE OR REPLACE TEMP TABLE run_meta AS SELECT ?::TIMESTAMPTZ AS run_at", [run_at])
+    shapes = {
+        "record_history": "entity_type VARCHAR, source VARCHAR, source_id VARCHAR, first_seen TIMESTAMPTZ, "
+                          "last_seen TIMESTAMPTZ",
+        "link_history": "entity_type VARCHAR, source VARCHAR, source_id VARCHAR, partner_source VARCHAR, "
+                        "partner_source_id VARCHAR, first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ",
+    }
+    for name, shape in shapes.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE prev_{name} ({shape})")
+        frame = (history or {}).get(name)
+        if frame is not None and len(frame):
+            arrow = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
+            con.register("_hist", arrow)
+            con.execute(f"INSERT INTO prev_{name} BY NAME SELECT * FROM _hist")
+            con.unregister("_hist")
+
+
+def _model_settings(spec: EntitySpec, store: ModelStore, options: LinkageOptions, link_type: str,
+                    sdfs: list, n_records: int) -> tuple[dict | object, dict]:
+    """Settings to score with: the saved model, or a freshly trained one (saved) when allowed."""
+    info: dict = {"path": str(store.path(spec.entity_type))}
+    if options.train != "always" and store.exists(spec.entity_type):
+        try:
+            settings = store.load(spec)
+            info["source"] = "loaded"
+            return with_link_type(settings, link_type), info
+        except ModelMismatch as exc:
+            if options.on_model_mismatch == "fail":
+                raise
+            log.warning("%s; retraining", exc)
+            info["mismatch"] = str(exc)
+    elif options.train == "never":
+        raise ModelMismatch(f"no linkage model at {store.path(spec.entity_type)} and training is off: run the "
+                            "retrain_linkage_models job first")
+    linker = Linker(sdfs, settings_for(spec, link_type), log_level=logging.ERROR)
+    info["training_log"] = train(linker, spec, n_records, max_pairs=options.max_u_pairs)
+    info["source"] = "trained"
+    store.save(spec, linker, info["training_log"])
+    return linker.misc.save_model_to_json(out_path=None), info
+
+
+def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, options: LinkageOptions,
+                 charts_dir: Path | None, timings: dict) -> dict:
+    """Predict, keep the pair table, cluster. Leaves pairs_<e>, edges_<e>, clusters_<e> in the engine's connection."""
+    con, e = engine.con, spec.entity_type
+    t0 = time.perf_counter()
+    params = {"max_orgs_per_anchor": options.max_orgs_per_anchor or 0}
+    if e == "organization" and not options.max_orgs_per_anchor:
+        n_sources = con.execute("SELECT count(DISTINCT source) FROM stg_organizations").fetchall()[0][0]
+        params["max_orgs_per_anchor"] = max(2, 2 * n_sources)
+    con.execute(_sql(spec.input_sql, **params))
+    sources = [r[0] for r in con.execute(
+        f"SELECT source FROM {spec.input_table} GROUP BY 1 ORDER BY 1").fetchall()]
+    n_records = con.execute(f"SELECT count(*) FROM {spec.input_table}").fetchall()[0][0]
+    timings[f"{e}.prepare"] = time.perf_counter() - t0
+    info: dict = {"records": n_records, "sources": sources}
+    threshold = options.thresholds.get(e, spec.threshold)
+
+    empty_pairs = "unique_id_l VARCHAR, unique_id_r VARCHAR, match_probability DOUBLE, match_weight DOUBLE"
+    if n_records < 2:
+        # nothing to compare: every record (if any) is its own cluster, and no model is needed
+        con.execute(f"CREATE OR REPLACE TEMP TABLE pairs_{e} ({empty_pairs}, source_l VARCHAR, source_id_l VARCHAR, "
+                    "source_r VARCHAR, source_id_r VARCHAR, is_certain BOOLEAN)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE edges_{e} ({empty_pairs})")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE clusters_{e} AS "
+                    f"SELECT unique_id, unique_id AS cluster_id FROM {spec.input_table}")
+        info["model"] = {"source": "not needed"}
+        return info
+
+    link_type = "link_and_dedupe" if len(sources) > 1 else "dedupe_only"
+    sdfs = []
+    for source in sources:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE in_{e}_{source} AS "
+                    f"SELECT * FROM {spec.input_table} WHERE source = '{source}'")
+        sdfs.append(engine.register(f"in_{e}_{source}", source))
+    if link_type == "dedupe_only":
+        sdfs = sdfs[0]
+    t0 = time.perf_counter()
+    settings, info["model"] = _model_settings(spec, store, options, link_type, sdfs if isinstance(sdfs, list)
+                                              else [sdfs], n_records)
+    timings[f"{e}.train"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    linker = Linker(sdfs, settings, log_level=logging.ERROR)
+    predictions = linker.inference.predict(threshold_match_probability=options.pair_floor)
+    certain = " OR ".join(f'coalesce("{c}_l" = "{c}_r", FALSE)' for c in spec.certain_columns) or "FALSE"
+    engine.fetch(predictions, f"pairs_{e}",
+                 columns=f"* EXCLUDE (source_dataset_l, source_dataset_r), ({certain}) AS is_certain")
+    timings[f"{e}.predict"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    # certain links (a PSA company id an RMM site names, an RMM device uid a PSA item names) join whatever the
+    # weights say; the pair table keeps Splink's own probability so the reason stays visible
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE edges_{e} AS
+        SELECT unique_id_l, unique_id_r, source AS source_dataset_l, source_r AS source_dataset_r,
+               CASE WHEN is_certain THEN 1.0 ELSE match_probability END AS match_probability, match_weight
+        FROM (SELECT *, source_l AS source FROM pairs_{e})
+        WHERE match_probability >= {threshold} OR is_certain""")
+    if link_type == "dedupe_only":
+        con.execute(f"UPDATE edges_{e} SET source_dataset_l = '{sources[0]}', source_dataset_r = '{sources[0]}'")
+    edges = engine.register(f"edges_{e}", f"edges_{e}")
+    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(edges, threshold_match_probability=0.0)
+    # cluster ids as the smallest member id: stable across runs while the cluster keeps that member
+    engine.fetch(clustered, f"clusters_{e}_raw", columns="unique_id, cluster_id AS splink_cluster_id")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE clusters_{e} AS
+        SELECT unique_id, min(unique_id) OVER (PARTITION BY splink_cluster_id) AS cluster_id FROM clusters_{e}_raw""")
+    timings[f"{e}.cluster"] = time.perf_counter() - t0
+
+    if charts_dir is not None and options.charts and engine.backend == "duckdb":
+        t0 = time.perf_counter()
+        info["charts"] = charts_mod.save_charts(engine, linker, spec, predictions, clustered, charts_dir)
+        timings[f"{e}.charts"] = time.perf_counter() - t0
+    return info
+
+
+def link_staging(staging: Mapping[str, object], store: ModelStore, *, history: Mapping[str, object] | None = None,
+                 run_at: datetime | None = None, options: LinkageOptions | None = None,
+                 charts_dir: Path | None = None, entity_types: tuple[str, ...] = ENTITY_TYPES) -> LinkageResult:
+    """Link staged records of every source and build the marts.
+
+    `staging` maps "organizations"/"configurations"/"contacts" to polars or Arrow frames in the staging shape
+    (sql/staging/README.md); a missing or empty one is an empty table. `history` holds the previous run's
+    "record_history"/"link_history". Returns tables named like their warehouse tables ("marts.duplicates", ...).
+    """
+    options = options or LinkageOptions()
+    run_at = run_at or datetime.now(UTC)
+    timings: dict[str, float] = {}
+    engine = create_engine(options.backend, threads=options.threads, memory_limit=options.memory_limit)
+    try:
+        con = engine.con
+        t0 = time.perf_counter()
+        _load_staging(engine, staging)
+        _load_history(engine, history, run_at)
+        timings["load"] = time.perf_counter() - t0
+        infos: dict[str, dict] = {}
+        for e in ENTITY_TYPES:
+            spec = SPECS[e]
+            if e in entity_types:
+                infos[e] = _link_entity(engine, spec, store, options, charts_dir, timings)
+            else:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE clusters_{e} (unique_id VARCHAR, cluster_id VARCHAR)")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE edges_{e} (unique_id_l VARCHAR, unique_id_r VARCHAR, "
+                            "match_probability DOUBLE)")
+            if e == "organization":
+                con.execute("CREATE OR REPLACE TEMP TABLE org_clusters AS SELECT * FROM clusters_organization")
+        t0 = time.perf_counter()
+        tables = _build_marts(engine, entity_types, options)
+        timings["marts"] = time.perf_counter() - t0
+        metrics = _metrics(engine, tables)
+        charts = {f"{e}_{k}": v for e, i in infos.items() for k, v in i.get("charts", {}).items()}
+        models = {e: i.get("model", {}) for e, i in infos.items()}
+        return LinkageResult(tables=tables, metrics=metrics, charts=charts, models=models, timings=timings)
+    finally:
+        engine.close()
+
+
+def _build_marts(engine: LinkageEngine, entity_types: tuple[str, ...], options: LinkageOptions) -> dict[str, pa.Table]:
+    con = engine.con
+    con.execute(_sql("linkage/records.sql"))
+    con.execute("CREATE OR REPLACE TEMP TABLE linkage_edges AS " + " UNION ALL ".join(
+        f"SELECT '{e}' AS entity_type, unique_id_l, unique_id_r, match_probability FROM edges_{e}"
+        for e in ENTITY_TYPES))
+    con.execute(_sql("duplicates.sql", burst_min_records=options.burst_min_records))
+    con.execute(_sql("orphans.sql"))
+    con.execute(_sql("history.sql"))
+    tables = {
+        "marts.entity_clusters": con.sql("SELECT entity_type, cluster_id, source, source_id, cluster_size "
+                                         "FROM entity_clusters ORDER BY entity_type, cluster_id, source, source_id"),
+        "marts.duplicates": con.sql("SELECT * FROM duplicates ORDER BY entity_type, cluster_id, source, role DESC, "
+                                    "source_id"),
+        "marts.orphans": con.sql("SELECT * FROM orphans ORDER BY entity_type, reason, source_id"),
+        "linkage.record_history": con.sql("SELECT * FROM record_history"),
+        "linkage.link_history": con.sql("SELECT * FROM link_history"),
+    }
+    for e in entity_types:
+        # why two records are one thing: every comparison's agreement level (gamma_*) and match weight (mw_*)
+        cols = [r[0] for r in con.execute(f"DESCRIBE pairs_{e}").fetchall()]
+        keep = [c for c in cols if not (c.startswith("bf_") or c.startswith("tf_") or c.startswith("shared_pair_keys"))]
+        tables[f"marts.match_pairs_{STAGING_TABLES[e]}"] = con.sql(
+            f"SELECT '{e}' AS entity_type, {', '.join(chr(34) + c + chr(34) for c in keep)} FROM pairs_{e} "
+            "ORDER BY match_weight DESC")
+    return {name: rel.to_arrow_table() for name, rel in tables.items()}
+
+
+def _metrics(engine: LinkageEngine, tables: dict[str, pa.Table]) -> dict:
+    con = engine.con
+    by_cause = con.execute("SELECT entity_type, cause, count(*) FILTER (WHERE role = 'duplicate') "
+                           "FROM duplicates GROUP BY ALL ORDER BY ALL").fetchall()
+    by_reason = con.execute("SELECT entity_type, reason, count(*) FROM orphans GROUP BY ALL ORDER BY ALL").fetchall()
+    clusters = con.execute("SELECT entity_type, count(*), count(DISTINCT cluster_id) FROM entity_clusters "
+                           "GROUP BY ALL ORDER BY ALL").fetchall()
+    return {
+        "row_counts": {name: t.num_rows for name, t in tables.items()},
+        "records_and_clusters": {e: {"records": n, "clusters": c} for e, n, c in clusters},
+        "duplicates_by_cause": {f"{e}.{c}": n for e, c, n in by_cause},
+        "orphans_by_reason": {f"{e}.{r}": n for e, r, n in by_reason},
+    }
+
+
+def default_model_dir(warehouse: Warehouse) -> Path:
+    """Models live beside the tenant's warehouse file (see pipelines.linkage.models)."""
+    return warehouse.path.parent / "linkage_models"
+
+
+def default_charts_dir(warehouse: Warehouse) -> Path:
+    return warehouse.path.parent / "linkage_charts"
+
+
+def read_staging(warehouse: Warehouse) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
+    """Staging tables and the previous run's history from the warehouse (absent tables are left out)."""
+    staging, history = {}, {}
+    with warehouse.connect() as con:
+        for table in STAGING_TABLES.values():
+            if table_exists(con, "staging", table):
+                staging[table] = con.sql(f"SELECT * FROM staging.{table}").to_arrow_table()
+        for name in ("record_history", "link_history"):
+            if table_exists(con, "linkage", name):
+                history[name] = con.sql(f"SELECT * FROM linkage.{name}").to_arrow_table()
+    return staging, history
+
+
+def write_results(warehouse: Warehouse, result: LinkageResult) -> None:
+    """Swap every output table in one transaction: a failed run leaves the previous marts whole."""
+    with warehouse.connect() as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for qualified, table in result.tables.items():
+                schema, name = qualified.split(".")
+                con.register("_out", table)
+                con.execute(f'CREATE OR REPLACE TABLE {schema}."{name}" AS SELECT * FROM _out')
+                con.unregister("_out")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def run_linkage(warehouse: Warehouse, *, options: LinkageOptions | None = None,
+                model_dir: Path | None = None, charts_dir: Path | None = None) -> LinkageResult:
+    """The weekly step: link the warehouse's staging tables with the saved models (trained if missing), write the
+    marts and history back. Returns the result (metrics, chart paths) for the asset's metadata."""
+    staging, history = read_staging(warehouse)
+    store = ModelStore(model_dir or default_model_dir(warehouse))
+    result = link_staging(staging, store, history=history, options=options,
+                          charts_dir=charts_dir or default_charts_dir(warehouse))
+    write_results(warehouse, result)
+    return result
+
+
+def train_models(warehouse: Warehouse, *, model_dir: Path | None = None,
+                 options: LinkageOptions | None = None) -> dict[str, dict]:
+    """Retrain all three models on the warehouse's current staging data and save them (the
+    retrain_linkage_models job). Configurations and contacts are trained inside the organization clusters the new
+    organization model finds, exactly as the weekly run will use them. Marts are not written."""
+    options = options or LinkageOptions()
+    options = LinkageOptions(**{**options.__dict__, "train": "always", "charts": False})
+    staging, history = read_staging(warehouse)
+    store = ModelStore(model_dir or default_model_dir(warehouse))
+    result = link_staging(staging, store, history=history, options=options)
+    return result.models

@@ -1,0 +1,227 @@
+"""Splink settings per entity type: comparisons, blocking rules, training blocks and deterministic rules.
+
+Every comparison level carries a prior m/u from what the domain says (a placeholder serial is no serial; a VM-clone
+serial is shared by dozens of machines; DC01 exists at every client), so that a model that could not be trained
+(one organization, a source without serials) still scores pairs sensibly. Training replaces the priors where the
+data has enough pairs to estimate them.
+"""
+
+from dataclasses import dataclass, field
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import block_on
+from splink.internals.blocking_rule_creator import BlockingRuleCreator
+from splink.internals.comparison_creator import ComparisonCreator
+
+# Roles of each source; adding a PSA or an RMM is one entry here (and its staging SQL).
+# psa_link_target: the PSA whose company ids an RMM site carries (Datto RMM's autotaskCompanyId).
+SOURCE_ROLES: dict[str, tuple[str, str | None]] = {
+    "itglue": ("documentation", None),
+    "connectwise": ("psa", None),
+    "autotask": ("psa", None),
+    "halopsa": ("psa", None),
+    "datto_rmm": ("rmm", "autotask"),
+    "ninjaone": ("rmm", None),
+}
+
+ENTITY_TYPES = ("organization", "configuration", "contact")
+
+
+def _level(sql: str, label: str, m: float, u: float, *, tf: str | None = None) -> cll.CustomLevel:
+    level = cll.CustomLevel(sql, label_for_charts=label)
+    if tf:
+        # TF on an exact level: a value shared by many records (a VM-clone serial, a VPN MAC, "John") weighs little
+        level.configure(m_probability=m, u_probability=u, tf_adjustment_column=tf, tf_adjustment_weight=1.0)
+    else:
+        level.configure(m_probability=m, u_probability=u)
+    return level
+
+
+def _null(cols: list[str]) -> cll.CustomLevel:
+    cond = " OR ".join(f'"{c}_l" IS NULL OR "{c}_r" IS NULL' for c in cols)
+    return cll.CustomLevel(cond, label_for_charts="missing").configure(is_null_level=True)
+
+
+def _comparison(name: str, levels: list) -> ComparisonCreator:
+    return cl.CustomComparison(output_column_name=name, comparison_levels=levels)
+
+
+def _exact(col: str, m: float, u: float, *, tf: bool = False, else_m: float | None = None) -> ComparisonCreator:
+    return _comparison(col, [
+        _null([col]),
+        _level(f'"{col}_l" = "{col}_r"', "exact", m, u, tf=col if tf else None),
+        cll.ElseLevel().configure(m_probability=1 - m if else_m is None else else_m, u_probability=1 - u),
+    ])
+
+
+def organization_comparisons() -> list[ComparisonCreator]:
+    jw = "jaro_winkler_similarity(name_norm_l, name_norm_r)"
+    tokens_l, tokens_r = "string_split(name_norm_l, ' ')", "string_split(name_norm_r, ' ')"
+    return [
+        _comparison("name_norm", [
+            _null(["name_norm"]),
+            _level("name_norm_l = name_norm_r", "exact", 0.75, 0.0005, tf="name_norm"),
+            _level(f"{jw} >= 0.95", "jaro-winkler >= 0.95", 0.08, 0.0005),
+            # "contoso main office" holds every word of "contoso": an RMM site named after its client
+            _level(f"list_has_all({tokens_l}, {tokens_r}) OR list_has_all({tokens_r}, {tokens_l})",
+                   "one name's words within the other", 0.08, 0.0005),
+            _level(f"{jw} >= 0.85", "jaro-winkler >= 0.85", 0.05, 0.01),
+            cll.ElseLevel().configure(m_probability=0.04, u_probability=0.988),
+        ]),
+        _exact("domain", 0.7, 0.001),
+        _exact("phone_digits", 0.6, 0.001),
+        _exact("city", 0.8, 0.05),
+        _exact("psa_company_key", 0.99, 0.0001, else_m=0.01),
+        _comparison("shared_children", [
+            cll.CustomLevel("shared_children_l IS NULL OR shared_children_r IS NULL",
+                            label_for_charts="either holds no identifiable device or person").configure(
+                is_null_level=True),
+            _level("coalesce(shared_children_l[unique_id_r], 0) >= 3", "3+ shared devices/contacts", 0.7, 0.00002),
+            _level("coalesce(shared_children_l[unique_id_r], 0) >= 1", "1-2 shared devices/contacts", 0.2, 0.0002),
+            # both hold several identifiable devices/people and share none: two clients, however alike the names
+            _level("least(n_anchored_children_l, n_anchored_children_r) >= 3", "share nothing, both hold 3+",
+                   0.02, 0.95),
+            cll.ElseLevel().configure(m_probability=0.08, u_probability=0.05),
+        ]),
+    ]
+
+
+def configuration_comparisons() -> list[ComparisonCreator]:
+    jw = "jaro_winkler_similarity(hostname_norm_l, hostname_norm_r)"
+    return [
+        _exact("org_cluster", 0.97, 0.01, else_m=0.03),
+        _exact("serial_norm", 0.9, 0.00001, tf=True),
+        _comparison("mac", [
+            _null(["macs"]),
+            _level("mac_norm_l = mac_norm_r", "primary MAC exact", 0.8, 0.00001, tf="mac_norm"),
+            _level("list_has_any(macs_l, macs_r)", "a MAC in common", 0.1, 0.00002),
+            cll.ElseLevel().configure(m_probability=0.1, u_probability=0.99997),
+        ]),
+        _comparison("hostname", [
+            _null(["hostname_norm"]),
+            _level("hostname_norm_l = hostname_norm_r", "hostname exact", 0.85, 0.001, tf="hostname_norm"),
+            _level("name_norm_l = name_norm_r OR hostname_norm_l = name_norm_r OR name_norm_l = hostname_norm_r",
+                   "name equals the other's name or hostname", 0.04, 0.001),
+            _level(f"{jw} >= 0.93", "jaro-winkler >= 0.93", 0.04, 0.02),
+            cll.ElseLevel().configure(m_probability=0.07, u_probability=0.977),
+        ]),
+        _exact("config_type", 0.9, 0.3),
+        _exact("ip", 0.6, 0.001),
+        _exact("rmm_device_id", 0.99, 0.000001, else_m=0.01),
+    ]
+
+
+def contact_comparisons() -> list[ComparisonCreator]:
+    def name(col: str, m_exact: float) -> ComparisonCreator:
+        jw = f"jaro_winkler_similarity({col}_l, {col}_r)"
+        return _comparison(col, [
+            _null([col]),
+            _level(f"{col}_l = {col}_r", "exact", m_exact, 0.005, tf=col),
+            _level(f"{jw} >= 0.9", "jaro-winkler >= 0.9", 0.08, 0.01),
+            _level(f"starts_with({col}_l, {col}_r) OR starts_with({col}_r, {col}_l)",
+                   "one a prefix of the other (Rob/Robert)", 0.05, 0.005),
+            cll.ElseLevel().configure(m_probability=1 - m_exact - 0.13, u_probability=0.98),
+        ])
+
+    return [
+        _exact("org_cluster", 0.97, 0.01, else_m=0.03),
+        name("first_name_norm", 0.8),
+        name("last_name_norm", 0.85),
+        _exact("email_norm", 0.85, 0.00001, tf=True),
+        _exact("phone_digits", 0.6, 0.001, tf=True),
+    ]
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """Everything that differs between the three models."""
+
+    entity_type: str
+    input_sql: str                       # sql/marts/linkage/<file>: builds `input_table`
+    input_table: str
+    columns: tuple[str, ...]             # model input columns besides unique_id/source/source_id
+    comparisons: object                  # () -> list of comparisons
+    blocking: tuple                      # rules that generate predictions
+    training_blocks: tuple               # EM blocks: each leaves out what it blocks on
+    deterministic_rules: tuple           # near-certain matches: prior estimate
+    certain_columns: tuple[str, ...]     # equal and non-null: a certain link (clustered at probability 1)
+    threshold: float = 0.9               # clustering threshold on match_probability
+    extra: dict = field(default_factory=dict)
+
+    def blocking_rules(self) -> list[BlockingRuleCreator]:
+        return [r() for r in self.blocking]
+
+
+ORGANIZATION = EntitySpec(
+    entity_type="organization",
+    input_sql="linkage/input_organizations.sql",
+    input_table="org_input",
+    columns=("name_norm", "name_first_token", "domain", "phone_digits", "city", "psa_company_key",
+             "shared_children", "shared_pair_keys", "n_anchored_children"),
+    comparisons=organization_comparisons,
+    blocking=(
+        lambda: block_on("name_norm"),
+        lambda: block_on("name_first_token"),
+        lambda: block_on("domain"),
+        lambda: block_on("phone_digits"),
+        lambda: block_on("psa_company_key"),
+        lambda: block_on("shared_pair_keys", arrays_to_explode=["shared_pair_keys"]),
+    ),
+    training_blocks=(
+        lambda: block_on("name_norm"),
+        lambda: block_on("psa_company_key"),
+        lambda: block_on("name_first_token"),
+    ),
+    deterministic_rules=(lambda: block_on("psa_company_key"), lambda: block_on("name_norm", "domain")),
+    certain_columns=("psa_company_key",),
+    threshold=0.9,
+)
+
+CONFIGURATION = EntitySpec(
+    entity_type="configuration",
+    input_sql="linkage/input_configurations.sql",
+    input_table="configuration_input",
+    columns=("org_cluster", "name_norm", "hostname_norm", "serial_norm", "mac_norm", "macs", "ip", "config_type",
+             "rmm_device_id"),
+    comparisons=configuration_comparisons,
+    blocking=(
+        lambda: block_on("serial_norm"),
+        lambda: block_on("mac_norm"),
+        lambda: block_on("rmm_device_id"),
+        lambda: block_on("org_cluster", "hostname_norm"),
+        lambda: block_on("org_cluster", "name_norm"),
+    ),
+    training_blocks=(
+        lambda: block_on("serial_norm"),
+        lambda: block_on("org_cluster", "hostname_norm"),
+        lambda: block_on("mac_norm"),
+    ),
+    deterministic_rules=(lambda: block_on("rmm_device_id"), lambda: block_on("serial_norm", "mac_norm")),
+    certain_columns=("rmm_device_id",),
+    threshold=0.9,
+)
+
+CONTACT = EntitySpec(
+    entity_type="contact",
+    input_sql="linkage/input_contacts.sql",
+    input_table="contact_input",
+    columns=("org_cluster", "first_name_norm", "last_name_norm", "email_norm", "phone_digits"),
+    comparisons=contact_comparisons,
+    blocking=(
+        lambda: block_on("email_norm"),
+        lambda: block_on("org_cluster", "last_name_norm"),
+        lambda: block_on("org_cluster", "first_name_norm"),
+        lambda: block_on("org_cluster", "phone_digits"),
+    ),
+    training_blocks=(
+        lambda: block_on("email_norm"),
+        lambda: block_on("org_cluster", "last_name_norm"),
+        lambda: block_on("org_cluster", "first_name_norm"),
+    ),
+    deterministic_rules=(lambda: block_on("email_norm", "last_name_norm"),),
+    certain_columns=(),
+    threshold=0.9,
+)
+
+SPECS: dict[str, EntitySpec] = {s.entity_type: s for s in (ORGANIZATION, CONFIGURATION, CONTACT)}

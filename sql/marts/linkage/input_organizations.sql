@@ -1,0 +1,63 @@
+-- Model input for organizations. Names alone are weak evidence, so each organization also carries what it contains:
+-- the device and person identifiers ("anchors") of its configurations and contacts. Two organizations whose
+-- children share anchors are one client; two that share none, however alike their names, are two.
+-- Reads stg_organizations, stg_configurations, stg_contacts, source_roles; {max_orgs_per_anchor} is an integer.
+
+CREATE OR REPLACE TEMP TABLE org_child_anchor AS
+WITH child AS (
+    SELECT source || ':' || organization_source_id AS org_uid, source || ':' || source_id AS child_uid,
+           ['s:' || serial_norm, 'm:' || mac_norm, 'r:' || rmm_device_id] AS anchors
+    FROM stg_configurations WHERE organization_source_id IS NOT NULL
+    UNION ALL
+    SELECT source || ':' || organization_source_id, 'contact:' || source || ':' || source_id, ['e:' || email_norm]
+    FROM stg_contacts WHERE organization_source_id IS NOT NULL
+), keyed AS (
+    SELECT DISTINCT org_uid, child_uid, anchor
+    FROM (SELECT org_uid, child_uid, unnest(anchors) AS anchor FROM child)
+    WHERE anchor IS NOT NULL
+), spread AS (
+    -- An anchor found under many organizations (a VPN adapter's MAC, a shared helpdesk mailbox) identifies none;
+    -- nor does one many records of one system carry (a VM-clone serial): a real device is in a system once or twice.
+    SELECT anchor FROM keyed GROUP BY anchor HAVING count(DISTINCT org_uid) > {max_orgs_per_anchor}
+    UNION
+    SELECT anchor FROM keyed GROUP BY anchor, split_part(child_uid, ':', 1) HAVING count(DISTINCT child_uid) > 2
+    UNION
+    SELECT anchor FROM keyed WHERE child_uid LIKE 'contact:%'
+    GROUP BY anchor, split_part(child_uid, ':', 2) HAVING count(DISTINCT child_uid) > 2
+)
+SELECT * FROM keyed WHERE anchor NOT IN (SELECT anchor FROM spread);
+
+CREATE OR REPLACE TEMP TABLE org_shared_children AS
+WITH pairs AS (
+    SELECT a.org_uid AS uid_a, b.org_uid AS uid_b,
+           -- children, not anchors: a device matched on serial and MAC is one shared device
+           least(count(DISTINCT a.child_uid), count(DISTINCT b.child_uid)) AS n_shared
+    FROM org_child_anchor a JOIN org_child_anchor b ON a.anchor = b.anchor AND a.org_uid <> b.org_uid
+    GROUP BY ALL
+)
+SELECT uid_a AS org_uid,
+       map_from_entries(list(struct_pack(k := uid_b, v := n_shared::INTEGER))) AS shared_children,
+       list(CASE WHEN uid_a < uid_b THEN uid_a || '|' || uid_b ELSE uid_b || '|' || uid_a END) AS shared_pair_keys
+FROM pairs GROUP BY uid_a;
+
+CREATE OR REPLACE TEMP TABLE org_input AS
+SELECT o.source || ':' || o.source_id AS unique_id,
+       o.source, o.source_id,
+       o.name_norm,
+       nullif(split_part(o.name_norm, ' ', 1), '') AS name_first_token,
+       o.domain,
+       o.phone_digits,
+       nullif(lower(trim(o.city)), '') AS city,
+       -- certain links: a PSA company is its own key; an RMM site names the PSA company it is linked to
+       CASE WHEN r.role = 'psa' THEN o.source || ':' || o.source_id
+            WHEN o.psa_company_id IS NOT NULL AND r.psa_link_target IS NOT NULL
+                THEN r.psa_link_target || ':' || o.psa_company_id END AS psa_company_key,
+       -- NULL (no evidence) for an organization without identifiable children; an empty map is "shares nothing"
+       CASE WHEN n.org_uid IS NULL THEN NULL::MAP(VARCHAR, INTEGER)
+            ELSE coalesce(s.shared_children, MAP {}::MAP(VARCHAR, INTEGER)) END AS shared_children,
+       coalesce(s.shared_pair_keys, []::VARCHAR[]) AS shared_pair_keys,
+       coalesce(n.n_children, 0) AS n_anchored_children
+FROM stg_organizations o
+LEFT JOIN source_roles r USING (source)
+LEFT JOIN (SELECT org_uid, count(DISTINCT child_uid) AS n_children FROM org_child_anchor GROUP BY 1) n ON n.org_uid = o.source || ':' || o.source_id
+LEFT JOIN org_shared_children s ON s.org_uid = o.source || ':' || o.source_id;
