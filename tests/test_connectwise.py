@@ -95,10 +95,10 @@ def test_server_pages_by_number_with_next_and_last_links(sandbox):
 
 
 def test_throttle_429_with_retry_after_is_waited_out(sandbox):
-    # The emulated throttle: 4 requests per second instead of 1000 a minute.
-    sandbox.sandbox.rate_limits["connectwise"] = 4
+    # The emulated throttle: 5 requests per second instead of 1000 a minute, against about 13 requests.
+    sandbox.sandbox.rate_limits["connectwise"] = 5
     sandbox.sandbox.quirks["connectwise.rate_window_seconds"] = 1
-    extraction = _extract(_env(sandbox), page_size=25)
+    extraction = _extract(_env(sandbox), page_size=50)
 
     expected = sandbox.sandbox.world.expected_counts()
     assert {t: extraction.frames[t].height for t in TABLES} == {t: expected[t] for t in TABLES}
