@@ -8,7 +8,7 @@ DEFAULT_CRON = "0 6 * * 1"  # Mondays 06:00
 DEFAULT_TIMEZONE = "UTC"
 
 
-def weekly_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def weekly_schedule(job: "dg.UnresolvedAssetJobDefinition") -> dg.ScheduleDefinition:  # not exported by dagster 1.13.28
     env = environment()
     return dg.ScheduleDefinition(
         name="weekly_reconciliation_schedule",
