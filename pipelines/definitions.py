@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from pipelines.assets.cleanup import CLEANUP_ASSETS, CLEANUP_CHECKS, apply_cleanup, cleanup_approval_sensor
 from pipelines.assets.extract import EXTRACT_ASSETS
 from pipelines.assets.staging import staging
 from pipelines.resources import SourcesResource, WarehouseResource
@@ -11,14 +12,16 @@ from pipelines.schedules import weekly_schedule
 # and the run coordinator (dagster_home/dagster.yaml) lets one run at a time.
 weekly_reconciliation = dg.define_asset_job(
     "weekly_reconciliation",
-    selection=dg.AssetSelection.groups("extract", "staging"),
+    selection=dg.AssetSelection.groups("extract", "staging", "cleanup"),
     executor_def=dg.in_process_executor,
     description="Extract every source that is on, stage, link, and propose a cleanup batch.",
 )
 
 defs = dg.Definitions(
-    assets=[*EXTRACT_ASSETS, staging],
-    jobs=[weekly_reconciliation],
+    assets=[*EXTRACT_ASSETS, staging, *CLEANUP_ASSETS],
+    asset_checks=CLEANUP_CHECKS,
+    jobs=[weekly_reconciliation, apply_cleanup],
+    sensors=[cleanup_approval_sensor],
     schedules=[weekly_schedule(weekly_reconciliation)],
     resources={"warehouse": WarehouseResource(), "sources": SourcesResource()},
     executor=dg.in_process_executor,

@@ -16,8 +16,10 @@ class RunOutcome:
 
 
 def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "",
-            instance: dg.DagsterInstance | None = None) -> RunOutcome:
-    """Execute a job of pipelines.definitions in this process; `env` overrides source settings for this run."""
+            instance: dg.DagsterInstance | None = None, run_config: dict | None = None,
+            tags: dict[str, str] | None = None) -> RunOutcome:
+    """Execute a job of pipelines.definitions in this process; `env` overrides source settings for this run,
+    `run_config` and `tags` are passed to the run (apply_cleanup takes its batch id as config)."""
     from pipelines.definitions import defs
 
     ensure_dagster_home()
@@ -29,6 +31,8 @@ def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "
             instance=instance,
             resources={"sources": SourcesResource(env=env or {}), "warehouse": WarehouseResource(path=warehouse)},
             raise_on_error=False,
+            run_config=run_config,
+            tags=tags,
         )
         failures = [(event.step_key or "run", one_line_reason(event.step_failure_data.error))
                     for event in result.all_events if event.event_type == dg.DagsterEventType.STEP_FAILURE]
