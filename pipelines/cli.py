@@ -93,4 +93,112 @@ def serve(host: str, port: int, seed: int, scale: int) -> None:
     serve_forever(seed=seed, scale=scale, host=host, port=port)
 
 
+# ---- cleanup: review, approve, apply, undo (pipelines/cleanup) -------------------------------------------------
+
+
+def _with_warehouse(work):
+    """Run work(con) on the warehouse; refusals and a locked file end in one line."""
+    from pipelines.cleanup import CleanupError
+    from pipelines.warehouse import Warehouse, WarehouseLocked
+
+    try:
+        with Warehouse(warehouse_path()).connect() as con:
+            return work(con)
+    except (CleanupError, WarehouseLocked) as exc:
+        fail(str(exc))
+
+
+@main.command()
+def batches() -> None:
+    """List cleanup batches, their status and approval."""
+    from pipelines.cleanup.report import batch_lines
+
+    for line in _with_warehouse(batch_lines):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("batch_id")
+def show(batch_id: str) -> None:
+    """The actions of one batch, with why each was proposed."""
+    from pipelines.cleanup.report import show_lines
+
+    for line in _with_warehouse(lambda con: show_lines(con, batch_id)):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("batch_id")
+@click.option("--by", "by", required=True, help="Who approves (recorded with the approval).")
+@click.option("--exclude", multiple=True, metavar="ACTION_ID", help="Leave this action out (repeatable).")
+@click.option("--accept-large-batch", is_flag=True,
+              help="Approve a batch the guard rails flagged as needing a second look.")
+def approve(batch_id: str, by: str, exclude: tuple[str, ...], accept_large_batch: bool) -> None:
+    """Approve exactly the batch as it stands, less the excluded actions."""
+    from pipelines.cleanup import store
+    from pipelines.cleanup.approval import approve as record_approval
+
+    def work(con):
+        approval = record_approval(con, batch_id, by, exclude, accept_large_batch)
+        return approval, len(store.actions(con, batch_id))
+
+    approval, total = _with_warehouse(work)
+    click.echo(f"Approved {total - len(approval.excluded_action_ids)} of {total} actions of batch {batch_id} "
+               f"as {approval.approval_id} (fingerprint {approval.fingerprint[:12]}).")
+    click.echo("The approval sensor applies it while `make ui` runs; or now: "
+               f"msp-recon apply {batch_id}  (try --dry-run first)")
+
+
+@main.command()
+@click.argument("batch_id")
+@click.option("--dry-run", is_flag=True, help="Show the calls apply would make, and make none.")
+def apply(batch_id: str, dry_run: bool) -> None:
+    """Apply an approved batch as a Dagster run (the apply_cleanup job); refuses anything unapproved."""
+    from pipelines.assets.cleanup import apply_run_config
+    from pipelines.cleanup.apply import planned_calls
+    from pipelines.cleanup.report import show_lines
+    from pipelines.runner import run_job
+
+    if dry_run:
+        lines, note = _with_warehouse(lambda con: planned_calls(con, batch_id))
+        click.echo(f"Dry run of batch {batch_id} ({note}); no call is made:")
+        for line in lines:
+            click.echo(f"  {line}")
+        return
+    outcome = run_job("apply_cleanup", run_config=apply_run_config(batch_id), tags={"cleanup/batch": batch_id})
+    if not outcome.success:
+        reasons = "; ".join(reason for _, reason in outcome.failures) or "see the run in the Dagster UI"
+        fail(f"{reasons} (run {outcome.run_id})")
+    click.echo(f"Run {outcome.run_id} applied batch {batch_id}:")
+    for line in _with_warehouse(lambda con: show_lines(con, batch_id)):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("action_id")
+def restore(action_id: str) -> None:
+    """Undo one applied action: un-archive, or re-create a deleted configuration or contact (it gets a new id)."""
+    import asyncio
+
+    from pipelines.cleanup.itglue_api import client_from
+    from pipelines.cleanup.restore import restore_action
+    from pipelines.settings import environment
+    from pipelines.sources import get_source
+
+    config = get_source("itglue").config_from(environment())
+    if config is None:
+        fail("IT Glue is off: set ITGLUE_API_KEY (and ITGLUE_API_URL) to restore")
+
+    async def work(con):
+        async with client_from(config) as api:
+            return await restore_action(con, api, action_id)
+
+    restored = _with_warehouse(lambda con: asyncio.run(work(con)))
+    click.echo(restored.message)
+
+
 __all__ = ["main", "DEFAULT_DAGSTER_HOME", "ensure_dagster_home"]
+
+
+if __name__ == "__main__":
+    main()

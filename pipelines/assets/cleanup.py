@@ -14,6 +14,7 @@ from pipelines.cleanup.itglue_api import client_from
 from pipelines.cleanup.plan import propose
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import get_source
+from pipelines.sources.http import RetryPolicy
 from pipelines.warehouse import WarehouseLocked
 
 ITGLUE = get_source("itglue")
@@ -83,6 +84,8 @@ class ApplyConfig(dg.Config):
     batch_id: str
     approval_id: str = ""  # empty: the latest approval that matches the batch
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    # Tries per IT Glue call before the run stops (it resumes where it stopped when run again).
+    max_attempts: int = RetryPolicy().max_attempts
 
 
 @dg.op(description="Apply exactly the approved actions of one batch through IT Glue's API; refuses an unapproved "
@@ -94,7 +97,7 @@ def apply_approved_batch(context: dg.OpExecutionContext, config: ApplyConfig, wa
         raise dg.Failure(description="IT Glue is off: set ITGLUE_API_KEY (and ITGLUE_API_URL) to apply a batch")
 
     async def run(con):
-        async with client_from(itglue_config) as api:
+        async with client_from(itglue_config, RetryPolicy(max_attempts=config.max_attempts)) as api:
             return await apply_batch(con, api, config.batch_id, config.approval_id or None, context.run_id,
                                      config.chunk_size, say=context.log.info)
 
@@ -117,10 +120,11 @@ def apply_cleanup():
     apply_approved_batch()
 
 
-def apply_run_config(batch_id: str, approval_id: str = "", chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict:
-    """The run config of apply_cleanup for one batch (what the sensor and `msp-recon apply` launch)."""
+def apply_run_config(batch_id: str, approval_id: str = "", **options) -> dict:
+    """The run config of apply_cleanup for one batch (what the sensor and `msp-recon apply` launch);
+    `options` are other ApplyConfig fields (chunk_size, max_attempts)."""
     return {"ops": {"apply_approved_batch": {"config": {"batch_id": batch_id, "approval_id": approval_id,
-                                                        "chunk_size": chunk_size}}}}
+                                                        **options}}}}
 
 
 @dg.sensor(job=apply_cleanup, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
