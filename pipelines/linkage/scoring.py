@@ -11,7 +11,9 @@ def _pairs(n: pl.Expr) -> pl.Expr:
 
 def pairwise_scores(clusters: pl.DataFrame, entities: pl.DataFrame) -> pl.DataFrame:
     """Pairwise precision/recall/F1 per entity type. `clusters`: entity_type, source, source_id, cluster_id;
-    `entities`: entity_type, source, source_id, entity_id. Records missing from either side count as singletons."""
+    `entities`: entity_type, source, source_id, entity_id. Records missing from either side count as singletons;
+    truth records of sources not linked (the PSA IT Glue does not sync with, when the World serves both) are left out."""
+    entities = entities.join(clusters.select("source").unique(), on="source", how="semi")
     joined = entities.join(clusters.select("entity_type", "source", "source_id", "cluster_id"),
                            on=["entity_type", "source", "source_id"], how="full", coalesce=True)
     joined = joined.with_columns(

@@ -28,9 +28,13 @@ SOURCE_ROLES: dict[str, tuple[str, str | None]] = {
 ENTITY_TYPES = ("organization", "configuration", "contact")
 
 
-def _level(sql: str, label: str, m: float, u: float, *, tf: str | None = None) -> cll.CustomLevel:
+def _level(sql: str, label: str, m: float, u: float, *, tf: str | None = None, fixed: bool = False
+           ) -> cll.CustomLevel:
     level = cll.CustomLevel(sql, label_for_charts=label)
-    if tf:
+    if fixed:
+        # structural evidence EM cannot see on a small tenant (a few dozen organizations): keep the domain value
+        level.configure(m_probability=m, u_probability=u, fix_m_probability=True, fix_u_probability=True)
+    elif tf:
         # TF on an exact level: a value shared by many records (a VM-clone serial, a VPN MAC, "John") weighs little
         level.configure(m_probability=m, u_probability=u, tf_adjustment_column=tf, tf_adjustment_weight=1.0)
     else:
@@ -77,12 +81,15 @@ def organization_comparisons() -> list[ComparisonCreator]:
             cll.CustomLevel("shared_children_l IS NULL OR shared_children_r IS NULL",
                             label_for_charts="either holds no identifiable device or person").configure(
                 is_null_level=True),
-            _level("coalesce(shared_children_l[unique_id_r], 0) >= 3", "3+ shared devices/contacts", 0.7, 0.00002),
-            _level("coalesce(shared_children_l[unique_id_r], 0) >= 1", "1-2 shared devices/contacts", 0.2, 0.0002),
+            _level("coalesce(shared_children_l[unique_id_r], 0) >= 3", "3+ shared devices/contacts", 0.7, 0.00002,
+                   fixed=True),
+            _level("coalesce(shared_children_l[unique_id_r], 0) >= 1", "1-2 shared devices/contacts", 0.2, 0.0005,
+                   fixed=True),
             # both hold several identifiable devices/people and share none: two clients, however alike the names
             _level("least(n_anchored_children_l, n_anchored_children_r) >= 3", "share nothing, both hold 3+",
-                   0.02, 0.95),
-            cll.ElseLevel().configure(m_probability=0.08, u_probability=0.05),
+                   0.02, 0.95, fixed=True),
+            cll.ElseLevel().configure(m_probability=0.08, u_probability=0.05, fix_m_probability=True,
+                                      fix_u_probability=True),
         ]),
     ]
 
@@ -91,7 +98,14 @@ def configuration_comparisons() -> list[ComparisonCreator]:
     jw = "jaro_winkler_similarity(hostname_norm_l, hostname_norm_r)"
     return [
         _exact("org_cluster", 0.97, 0.01, else_m=0.03),
-        _exact("serial_norm", 0.9, 0.00001, tf=True),
+        _comparison("serial_norm", [
+            _null(["serial_norm"]),
+            _level("serial_norm_l = serial_norm_r AND serial_copies_l <= 2 AND serial_copies_r <= 2",
+                   "serial exact", 0.85, 0.00001, tf="serial_norm"),
+            # a serial several records of one system carry (VM clones share the BIOS serial): weak evidence
+            _level("serial_norm_l = serial_norm_r", "serial exact, shared by clones", 0.05, 0.001),
+            cll.ElseLevel().configure(m_probability=0.1, u_probability=0.999),
+        ]),
         _comparison("mac", [
             _null(["macs"]),
             _level("mac_norm_l = mac_norm_r", "primary MAC exact", 0.8, 0.00001, tf="mac_norm"),
@@ -103,7 +117,10 @@ def configuration_comparisons() -> list[ComparisonCreator]:
             _level("hostname_norm_l = hostname_norm_r", "hostname exact", 0.85, 0.001, tf="hostname_norm"),
             _level("name_norm_l = name_norm_r OR hostname_norm_l = name_norm_r OR name_norm_l = hostname_norm_r",
                    "name equals the other's name or hostname", 0.04, 0.001),
-            _level(f"{jw} >= 0.93", "jaro-winkler >= 0.93", 0.04, 0.02),
+            # "litware-vm03" vs "litware-vm02" is 0.97 similar and two machines: the digits must agree
+            _level(f"{jw} >= 0.93 AND regexp_replace(hostname_norm_l, '[^0-9]', '', 'g') = "
+                   "regexp_replace(hostname_norm_r, '[^0-9]', '', 'g')", "jaro-winkler >= 0.93, same digits",
+                   0.04, 0.005),
             cll.ElseLevel().configure(m_probability=0.07, u_probability=0.977),
         ]),
         _exact("config_type", 0.9, 0.3),
@@ -182,8 +199,8 @@ CONFIGURATION = EntitySpec(
     entity_type="configuration",
     input_sql="linkage/input_configurations.sql",
     input_table="configuration_input",
-    columns=("org_cluster", "name_norm", "hostname_norm", "serial_norm", "mac_norm", "macs", "ip", "config_type",
-             "rmm_device_id"),
+    columns=("org_cluster", "name_norm", "hostname_norm", "serial_norm", "serial_copies", "mac_norm", "macs", "ip",
+             "config_type", "rmm_device_id"),
     comparisons=configuration_comparisons,
     blocking=(
         lambda: block_on("serial_norm"),

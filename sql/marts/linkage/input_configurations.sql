@@ -7,10 +7,15 @@ SELECT c.source || ':' || c.source_id AS unique_id,
        c.name_norm,
        coalesce(c.hostname_norm, c.name_norm) AS hostname_norm,
        c.serial_norm,
+       -- how many records of one system carry this serial: above 2 it is a clone's or a template's, not a device's
+       coalesce(sc.serial_copies, 0) AS serial_copies,
        c.mac_norm,
        CASE WHEN len(c.macs) > 0 THEN c.macs END AS macs,
        c.ip,
        c.config_type,
        c.rmm_device_id
 FROM stg_configurations c
+LEFT JOIN (SELECT serial_norm, max(n) AS serial_copies FROM (
+               SELECT serial_norm, source, count(*) AS n FROM stg_configurations
+               WHERE serial_norm IS NOT NULL GROUP BY ALL) GROUP BY 1) sc USING (serial_norm)
 LEFT JOIN org_clusters oc ON oc.unique_id = c.source || ':' || c.organization_source_id;
