@@ -1,0 +1,89 @@
+"""OAuth bearer tokens for the sources that use them (Datto RMM, NinjaOne): fetched once, reused until they expire,
+renewed on a 401 exactly once however many concurrent requests saw it."""
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import TypeVar
+
+import httpx
+
+from pipelines.sources.http import AuthError, RateBudget
+
+T = TypeVar("T")
+
+# Renew this long before the server's expiry, so that a request sent just before it does not fail in flight.
+EXPIRY_MARGIN_SECONDS = 60.0
+# The token endpoint gets its own client: a renewal must not queue behind the thousands of requests waiting for it.
+TOKEN_BUDGET = RateBudget(requests=5, per_seconds=1.0, concurrency=1)
+
+
+class BearerToken(httpx.Auth):
+    """The `auth=` of every request of one ApiClient, and its `refresh_auth` (`renew_after_401`).
+
+    The header is written when the request is sent, so the request ApiClient repeats after a renewal carries the new
+    token. Each token has a generation; a 401 marks the generation it was sent with, and a renewal happens only when
+    that generation is still the current one: ten requests in flight that all meet an expired token cost one
+    token request, not ten. Once a token is known to be rejected, requests about to go out wait for its successor
+    instead of collecting 401s of their own.
+
+    `fetch()` returns (access_token, lifetime_seconds) or raises an AuthError naming the source's env vars. It must not
+    queue behind the requests that wait for it: send it through its own ApiClient, not the one this token guards.
+    Async clients only (the header is set in `async_auth_flow`).
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[tuple[str, float]]]):
+        self._fetch = fetch
+        self._value: str | None = None
+        self._expires_at = 0.0
+        self._generation = 0
+        self._rejected_generation = -1
+        self._lock = asyncio.Lock()
+        self.issued = 0  # tokens fetched in this run, for the run's stats
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        await self.ensure()
+        generation = self._generation
+        request.headers["Authorization"] = f"Bearer {self._value}"
+        response = yield request
+        if response.status_code == 401:
+            self._rejected_generation = max(self._rejected_generation, generation)
+
+    def _stale(self) -> bool:
+        return (self._value is None or time.monotonic() >= self._expires_at
+                or self._rejected_generation >= self._generation)
+
+    async def ensure(self) -> None:
+        """Fetch a token if there is none, it is about to expire, or the server rejected it."""
+        if self._stale():
+            async with self._lock:
+                if self._stale():
+                    await self._renew()
+
+    async def send(self, request: Callable[[], Awaitable[T]]) -> T:
+        """Run `request` (one ApiClient request with `auth=self`) with a current token.
+
+        ApiClient renews once per request. A request that waited behind thousands of queued ones may meet the next
+        expiry as well; when a token was issued while it waited, the credentials are good, so it is sent again
+        (twice at most) instead of failing the run as if they had been rejected.
+        """
+        for attempt in range(3):
+            issued = self.issued
+            try:
+                return await request()
+            except AuthError:
+                if attempt == 2 or self.issued == issued:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def renew_after_401(self) -> None:
+        """ApiClient's `refresh_auth`: renew unless another request already replaced the rejected token."""
+        await self.ensure()
+
+    async def _renew(self) -> None:
+        value, lifetime = await self._fetch()
+        margin = min(EXPIRY_MARGIN_SECONDS, lifetime * 0.1)
+        self._value = value
+        self._expires_at = time.monotonic() + max(0.0, lifetime - margin)
+        self._generation += 1
+        self.issued += 1
