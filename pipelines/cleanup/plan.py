@@ -69,6 +69,18 @@ class MartRows:
     staged: dict[tuple[str, str, str], dict[str, Any]]  # (entity_type, source, source_id) -> staging row
     record_counts: dict[str, int]  # IT Glue records per entity type, for the guard rails
     marts_present: bool
+    # frozenset({"source:id", "source:id"}) -> {comparison: agreement level} from linkage's marts.match_pairs_*
+    pair_levels: dict[frozenset, dict[str, int]] = field(default_factory=dict)
+
+    def evidence(self, entity: str, source: str, a: str, b: str | None) -> tuple[list[str], list[str]]:
+        """(fields that agreed, fields that disagreed) for two records: Splink's own comparison levels when linkage
+        scored the pair, else a comparison of the staged match fields."""
+        levels = self.pair_levels.get(frozenset({f"{source}:{a}", f"{source}:{b}"})) if b else None
+        if levels:
+            return ([c for c, g in levels.items() if g is not None and g > 0],
+                    [c for c, g in levels.items() if g == 0])
+        return compare_fields(entity, self.staged.get((entity, source, a)),
+                              self.staged.get((entity, source, b)) if b else None)
 
     def itglue_keys(self) -> list[tuple[str, str]]:
         """(entity_type, source_id) of every IT Glue record planning must look at, once each."""
@@ -98,7 +110,20 @@ def read_marts(con: duckdb.DuckDBPyConnection) -> MartRows:
             for row in store.rows(con, f"SELECT * FROM staging.{table} WHERE source || ':' || source_id "
                                        "IN (SELECT unnest(?))", [sorted(wanted[entity])]):
                 staged[(entity, row["source"], row["source_id"])] = row
-    return MartRows(duplicates, orphans, staged, counts, have_dups or have_orphans)
+    pair_levels = {}
+    for entity, table in STAGING_TABLES.items():
+        if not wanted[entity] or not store.has_table(con, f"marts.match_pairs_{table}"):
+            continue
+        columns = [r[0] for r in con.execute(f"DESCRIBE marts.match_pairs_{table}").fetchall()]
+        gammas = [c for c in columns if c.startswith("gamma_")]
+        if not gammas or not {"unique_id_l", "unique_id_r"} <= set(columns):
+            continue
+        picked = ", ".join(f'"{c}"' for c in gammas)
+        for row in con.execute(f"SELECT unique_id_l, unique_id_r, {picked} FROM marts.match_pairs_{table} "
+                               "WHERE unique_id_l IN (SELECT unnest(?)) AND unique_id_r IN (SELECT unnest(?))",
+                               [sorted(wanted[entity])] * 2).fetchall():
+            pair_levels[frozenset(row[:2])] = {c[len("gamma_"):]: g for c, g in zip(gammas, row[2:], strict=True)}
+    return MartRows(duplicates, orphans, staged, counts, have_dups or have_orphans, pair_levels)
 
 
 async def fetch_all(api: ApiClient, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Fetched]:
@@ -130,7 +155,7 @@ def plan(marts: MartRows, fetched: Mapping[tuple[str, str], Fetched]) -> tuple[l
     for row in marts.duplicates:
         clusters[(row["entity_type"], row["cluster_id"])].append(row)
     for (entity, cluster_id), rows in clusters.items():
-        made, why = plan_cluster(entity, cluster_id, rows, fetched, marts.staged)
+        made, why = plan_cluster(entity, cluster_id, rows, fetched, marts)
         proposals += made
         notes += why
     for row in marts.orphans:
@@ -147,11 +172,11 @@ def plan(marts: MartRows, fetched: Mapping[tuple[str, str], Fetched]) -> tuple[l
 
 
 def plan_cluster(entity: str, cluster_id: str, rows: list[dict], fetched: Mapping[tuple[str, str], Fetched],
-                 staged: Mapping[tuple[str, str, str], dict]) -> tuple[list[Proposal], list[str]]:
+                 marts: MartRows) -> tuple[list[Proposal], list[str]]:
     causes = Counter(r["cause"] for r in rows if r.get("cause") and r["role"] == "duplicate")
     cause = causes.most_common(1)[0][0] if causes else "unknown"
     if cause == "source_duplicate":
-        return _plan_source_duplicate(entity, cluster_id, rows, fetched, staged)
+        return _plan_source_duplicate(entity, cluster_id, rows, fetched, marts)
     copies = [r for r in rows if r["source"] == "itglue"]
     if len(copies) < 2:
         return [], []
@@ -165,8 +190,7 @@ def plan_cluster(entity: str, cluster_id: str, rows: list[dict], fetched: Mappin
         if row is survivor:
             continue
         record = fetched[(entity, row["source_id"])]
-        agreed, disagreed = compare_fields(entity, staged.get((entity, "itglue", row["source_id"])),
-                                           staged.get((entity, "itglue", survivor["source_id"])))
+        agreed, disagreed = marts.evidence(entity, "itglue", row["source_id"], survivor["source_id"])
         p = Proposal(
             entity_type=entity, source="itglue", source_id=row["source_id"], action="delete", reason="",
             name=record.name, cause=row.get("cause") or cause, cluster_id=cluster_id,
@@ -215,7 +239,7 @@ def choose_survivor(entity: str, present: list[dict], fetched: Mapping[tuple[str
 
 
 def _plan_source_duplicate(entity: str, cluster_id: str, rows: list[dict], fetched: Mapping[tuple[str, str], Fetched],
-                           staged: Mapping[tuple[str, str, str], dict]) -> tuple[list[Proposal], list[str]]:
+                           marts: MartRows) -> tuple[list[Proposal], list[str]]:
     """The PSA holds the thing twice: the fix is there. Prefer acting on the PSA's own duplicate record; when the marts
     hold only the IT Glue copies, name the IT Glue copy whose PSA record is to go."""
     psa_rows = [r for r in rows if r["source"] in PSA_SOURCES]
@@ -225,9 +249,9 @@ def _plan_source_duplicate(entity: str, cluster_id: str, rows: list[dict], fetch
     for row in targets:
         source = row["source"]
         survivor = next((r for r in rows if r["source"] == source and r["role"] == "keep"), None)
-        mine = staged.get((entity, source, row["source_id"])) or {}
-        theirs = staged.get((entity, source, survivor["source_id"])) if survivor else None
-        agreed, disagreed = compare_fields(entity, mine, theirs)
+        mine = marts.staged.get((entity, source, row["source_id"])) or {}
+        theirs = marts.staged.get((entity, source, survivor["source_id"])) if survivor else None
+        agreed, disagreed = marts.evidence(entity, source, row["source_id"], survivor["source_id"] if survivor else None)
         record = fetched.get((entity, row["source_id"])) if source == "itglue" else None
         if record is not None and record.gone:
             continue
