@@ -112,8 +112,33 @@ def test_csv_imports_come_in_bursts(world):
         a = configs[i]["attributes"]
         by_org.setdefault(a["organization-id"], []).append(_epoch(a["created-at"]))
     # Within one organization's copies, each import is a burst of records seconds apart.
-    spans = [max(ts) - min(ts) for ts in by_org.values() if len(ts) > 1]
-    assert spans and min(spans) < 600
+    # Each copy was made in an import burst: other records of its organization were created within minutes.
+    created = {}
+    for res in ("configurations", "contacts"):
+        for r in world.itglue[res]:
+            a = r["attributes"]
+            created.setdefault(a["organization-id"], []).append(_epoch(a["created-at"]))
+    for org_id, stamps in by_org.items():
+        for ts in stamps:
+            assert sum(abs(t - ts) <= 600 for t in created[org_id]) >= 2, org_id
+
+
+def test_duplicate_organizations_show_through_their_content(world):
+    dups = world.truth.duplicates.filter(pl.col("source") == "itglue")
+    cause_of = {(r["entity_type"], r["source_id"]): r["cause"] for r in dups.iter_rows(named=True)}
+    held: dict[str, list[tuple[str, str]]] = {}
+    for etype, res in (("configuration", "configurations"), ("contact", "contacts")):
+        for r in world.itglue[res]:
+            held.setdefault(str(r["attributes"]["organization-id"]), []).append((etype, r["id"]))
+    clusters = dups.filter(pl.col("entity_type") == "organization").group_by("entity_id").agg("source_id", "cause")
+    for ids, causes in zip(clusters["source_id"], clusters["cause"], strict=True):
+        # The client's main organization holds most of its things; each duplicate holds copies of some of them,
+        # duplicated for the same reason as the organization.
+        main = max(ids, key=lambda i: len(held.get(i, [])))
+        for org_id in ids:
+            if org_id != main:
+                assert held.get(org_id), org_id
+                assert {cause_of.get(key) for key in held[org_id]} == {causes[0]}, org_id
 
 
 def test_psa_synced_itglue_orgs_carry_the_psa_name_exactly(world):
@@ -124,8 +149,12 @@ def test_psa_synced_itglue_orgs_carry_the_psa_name_exactly(world):
     for a in synced:
         if a["psa-integration"] == "enabled":
             assert a["name"] in cw_names
-    enabled_live = [a for a in synced if a["psa-integration"] == "enabled"]
-    assert sum(a["name"] in names for a in enabled_live) >= len(enabled_live) - 1  # psa_record_deleted: gone
+    # Enabled organizations whose company is still in the PSA carry its name; the rest are psa_record_deleted.
+    enabled = {o["id"]: o["attributes"]["name"] for o in world.itglue["organizations"]
+               if o["attributes"]["psa-integration"] == "enabled"}
+    record_deleted = set(world.truth.orphans.filter(pl.col("reason") == "psa_record_deleted")["source_id"])
+    assert all(name in names for org_id, name in enabled.items() if org_id not in record_deleted)
+    assert all(enabled[org_id] not in names for org_id in record_deleted if org_id in enabled)
     owner = [o for o in world.itglue["organizations"] if o["attributes"]["organization-type-name"] == "Owner"]
     assert len(owner) == 1 and owner[0]["attributes"]["psa-integration"] is None
 
@@ -151,8 +180,10 @@ def test_orphans_are_what_their_reason_says(world):
     orphan_entities = t.orphans.join(t.entities.filter(pl.col("source") == "itglue"), on=["entity_type", "source_id"])
     psa_ids = t.entities.filter(pl.col("source") == "autotask")["entity_id"].to_list()
     assert not set(orphan_entities.filter(pl.col("reason") != "rmm_device_deleted")["entity_id"]) & set(psa_ids)
+    # Deleted PSA companies: listed by ConnectWise with deletedFlag, absent from Autotask.
     deleted = [c for c in world.connectwise["companies"] if c["deletedFlag"]]
-    assert len(deleted) == 2 and not {c["id"] for c in deleted} & {c["id"] for c in world.autotask["companies"]}
+    assert len(deleted) == t.orphans.filter(pl.col("entity_type") == "organization").height
+    assert not {c["id"] for c in deleted} & {c["id"] for c in world.autotask["companies"]}
 
 
 def test_wire_shapes_follow_the_vendors(world):
@@ -215,13 +246,14 @@ def test_expected_counts_are_the_list_lengths(world):
     counts = expected_counts(world)
     assert counts == world.expected_counts()
     assert counts["itglue_configurations"] == len(world.itglue["configurations"])
-    assert counts["connectwise_companies"] == len(world.connectwise["companies"]) - 2
+    assert counts["connectwise_companies"] == sum(not c["deletedFlag"] for c in world.connectwise["companies"]) > 0
     assert counts["autotask_companies"] == counts["connectwise_companies"]
     assert counts["datto_rmm_device_audits"] == counts["datto_rmm_devices"]
     assert counts["ninjaone_computer_systems"] == counts["ninjaone_devices"]
     # The truth has one entity row per extracted record.
     by_source = world.truth.entities.group_by("source", "entity_type").len()
     lookup = {(r["source"], r["entity_type"]): r["len"] for r in by_source.iter_rows(named=True)}
+    lookup.setdefault(("ninjaone", "configuration"), 0)
     assert lookup[("itglue", "configuration")] == counts["itglue_configurations"]
     assert lookup[("connectwise", "organization")] == counts["connectwise_companies"]
     assert lookup[("datto_rmm", "configuration")] == counts["datto_rmm_devices"]

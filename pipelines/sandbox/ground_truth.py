@@ -28,7 +28,7 @@ class _Columns:
         self.cols: list[list[str]] = [[] for _ in names]
 
     def add(self, *values: str) -> None:
-        for col, value in zip(self.cols, values, strict=True):
+        for col, value in zip(self.cols, values):  # noqa: B905 (arity is fixed by the callers)
             col.append(value)
 
     def frame(self) -> pl.DataFrame:

@@ -448,6 +448,8 @@ def render_rmm_records(rng: random.Random, glue: ItGlue) -> dict[str, list[dict]
         seen = NOW - rng.randint(300, 3 * DAY) if not d.datto_deleted and g.orphan is None else \
             NOW - rng.randint(30 * DAY, 400 * DAY)
         macs = [hw.mac_colon(d.mac)] + ([hw.mac_colon(d.nic_mac)] if d.vpn_mac else [])
+        # Attached when the RMM integration first saw the device, which may be after the copy was made.
+        attached = max(g.created, d.first_seen, RMM_DIRECT_START) + rng.randint(60, 3600)
         out[str(g.id)] = [{"id": str(next_id), "type": "rmm-records", "attributes": {
             "configuration-id": g.id, "name": d.rmm_hostname, "hostname": d.rmm_hostname,
             "serial-number": d.serial, "mac-addresses": macs, "ip-address": d.ip,
@@ -456,6 +458,6 @@ def render_rmm_records(rng: random.Random, glue: ItGlue) -> dict[str, list[dict]
             "last-seen-online": iso_ms(seen), "rmm-integration-type": g.rmm,
             # The RMM record's own id in its system (Datto device uid, NinjaOne device id): its source_id.
             "device-id": d.datto_uid if datto else str(d.ninja_id),
-            "created-at": iso_ms(g.created), "updated-at": iso_ms(max(g.created, seen)),
+            "created-at": iso_ms(attached), "updated-at": iso_ms(max(attached, seen)),
         }}]
     return out

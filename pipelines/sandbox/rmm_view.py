@@ -79,6 +79,9 @@ def build_datto(rng: random.Random, tenant: Tenant, psa: Psa) -> tuple[dict, dic
                 "portalUrl": f"{_DATTO_PORTAL}/profile/summary/{uid}"}
         sites.append(site)
         site_of[c.idx] = site
+    if len(sites) >= 3 and all(site["autotaskCompanyId"] for site in sites):
+        # Some site is always left unlinked from the PSA, as in every real account.
+        sites[-1]["autotaskCompanyName"] = sites[-1]["autotaskCompanyId"] = None
     deleted_uid = hw.uuid_from(rng)
     deleted_site = {"id": site_id + 1, "uid": deleted_uid, "accountUid": _ACCOUNT_UID, "name": "Deleted Devices",
                     "description": "", "notes": "", "onDemand": False, "splashtopAutoInstall": False,

@@ -258,6 +258,14 @@ def build_clients(rng: random.Random, scale: int) -> list[Client]:
     return clients
 
 
+def _ensure_rmm_mix(rng: random.Random, clients: list[Client]) -> None:
+    """Even a tiny tenant has a Datto-only, a NinjaOne-only and a migrating (both) client."""
+    plain = [c for c in clients[1:] if c.role is None and c.branch_of is None]
+    for kind in ("datto", "ninja", "both"):
+        if plain and not any(c.rmm == kind for c in clients[1:]):
+            rng.choice(plain).rmm = kind
+
+
 def plan_client_roles(rng: random.Random, clients: list[Client]) -> None:
     """Which clients carry a duplicate organization, and which are former clients whose PSA company is gone."""
     pool = [c for c in clients[1:] if c.branch_of is None]
@@ -367,8 +375,10 @@ def build_devices(rng: random.Random, clients: list[Client]) -> tuple[list[Devic
     return devices, pools
 
 
-def plan_device_story(rng: random.Random, clients: list[Client], devices: list[Device]) -> None:
-    """RMM membership, duplicate causes, orphan reasons and the hard cases, device by device."""
+def plan_device_story(rng: random.Random, clients: list[Client], devices: list[Device]) -> list[Client]:
+    """RMM membership, duplicate causes, orphan reasons and the hard cases, device by device.
+
+    Returns the clients whose CSV sheet was imported twice (their contacts were on it too)."""
     for d in devices:
         c = d.client
         if d.computer:
@@ -415,9 +425,22 @@ def plan_device_story(rng: random.Random, clients: list[Client], devices: list[D
                    quota(DEVICE_RATES["rmm_device_deleted"], total)):
         d.role, d.in_psa, d.in_ninja = "rmm_device_deleted", False, False
         d.in_datto = d.datto_deleted = rng.random() < 0.6  # else the device is gone from Datto entirely
-    for d in _pick(rng, free(lambda d: not d.in_datto and not d.in_ninja),
-                   quota(DEVICE_RATES["csv_double_import"], total)):
-        d.role, d.in_psa = "csv_double_import", False
+    # An import is one client's sheet: importing it twice duplicates several of that client's rows at once.
+    csv_clients: list[Client] = []
+    by_client: dict[int, list[Device]] = {}
+    for d in free(lambda d: not d.in_datto and not d.in_ninja):
+        by_client.setdefault(d.client.idx, []).append(d)
+    sheets = list(by_client.values())
+    rng.shuffle(sheets)
+    sheets.sort(key=lambda rows: len(rows) < 2)  # stable: sheets with several rows first, in shuffled order
+    target, done = quota(DEVICE_RATES["csv_double_import"], total), 0
+    for rows in sheets:
+        if done >= target:
+            break
+        for d in _pick(rng, rows, rng.randint(2, 5)):
+            d.role, d.in_psa = "csv_double_import", False
+            done += 1
+        csv_clients.append(rows[0].client)
     # Documented by hand before the first sync: only clients the MSP had by then.
     for d in _pick(rng, free(lambda d: d.client.onboarded < PSA_SYNC_START - 60 * DAY),
                    quota(DEVICE_RATES["pre_sync_existing"], total)):
@@ -436,8 +459,9 @@ def plan_device_story(rng: random.Random, clients: list[Client], devices: list[D
         d.psa_active = rng.random() > 0.05
         d.fqdn_in_itglue = d.computer and rng.random() < DEVICE_RATES["fqdn_in_itglue"]
     # Hard cases on top of the stories.
+    # The PSA (and so IT Glue's synced copy) keeps the old name; the agent reports the new one.
     laptops = [d for d in active if d.kind == "laptop" and (d.in_datto or d.in_ninja) and not d.datto_deleted
-               and d.role in (None, "pre_sync_existing")]
+               and d.in_psa and d.role in (None, "pre_sync_existing")]
     for d in _pick(rng, laptops, quota(DEVICE_RATES["reimaged"] * 0.3, total)):
         d.reimaged = True
         d.rmm_hostname = f"{d.client.code}-LT-{rng.randint(100, 999)}" if rng.random() < 0.5 else \
@@ -448,6 +472,7 @@ def plan_device_story(rng: random.Random, clients: list[Client], devices: list[D
     for d in _pick(rng, [d for d in desktops if not d.placeholder], quota(DEVICE_RATES["vpn_mac"], total)):
         # The RMM and the tools that read it report the VPN adapter first; the real NIC comes second.
         d.mac, d.vpn_mac = hw.SHARED_VIRTUAL_MACS[d.n % len(hw.SHARED_VIRTUAL_MACS)].replace(":", ""), True
+    return csv_clients
 
 
 # ---------------------------------------------------------------------------------------------------------- people
@@ -500,7 +525,7 @@ def plant_namesakes(rng: random.Random, clients: list[Client]) -> list[tuple[Per
 
 
 def plan_person_story(rng: random.Random, clients: list[Client], people: list[Person],
-                      protected: set[int]) -> None:
+                      protected: set[int], csv_clients: list[Client]) -> None:
     for c in clients[1:]:
         if c.role in ("psa_orphaned", "psa_record_deleted"):
             for p in c.people:
@@ -520,8 +545,11 @@ def plan_person_story(rng: random.Random, clients: list[Client], people: list[Pe
         return [p for p in active if p.role is None and p.n not in protected and p.client.role is None
                 and (any_client or p.client.onboarded < PSA_SYNC_START - 60 * DAY)]
 
+    sheet_rows = [p for c in csv_clients for p in c.people if p.role is None and p.n not in protected]
     for role in ("pre_sync_existing", "csv_double_import", "source_duplicate", "psa_orphaned", "psa_record_deleted"):
-        for p in _pick(rng, free(role), quota(PERSON_RATES[role], total)):
+        # Contacts imported twice come from the sheets whose devices were imported twice.
+        pool = sheet_rows if role == "csv_double_import" and sheet_rows else free(role)
+        for p in _pick(rng, pool, quota(PERSON_RATES[role], total)):
             p.role = role
             if role not in ("source_duplicate", "pre_sync_existing"):
                 p.in_psa = False
@@ -538,11 +566,12 @@ def build_tenant(rng: random.Random, scale: int) -> Tenant:
     """The real clients, devices and people of an MSP with `scale` clients, and their story."""
     clients = build_clients(rng, scale)
     plan_client_roles(rng, clients)
+    _ensure_rmm_mix(rng, clients)
     devices, pools = build_devices(rng, clients)
-    plan_device_story(rng, clients, devices)
+    csv_clients = plan_device_story(rng, clients, devices)
     people = build_people(rng, clients)
     namesakes = plant_namesakes(rng, clients)
-    plan_person_story(rng, clients, people, {p.n for pair in namesakes for p in pair})
+    plan_person_story(rng, clients, people, {p.n for pair in namesakes for p in pair}, csv_clients)
     groups: dict[str, list[Client]] = {}
     for c in clients[1:]:
         if c.branch_of:
