@@ -15,6 +15,13 @@ def fail(message: str) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Reconcile IT Glue with your PSA and RMM: find duplicates and orphans, say why, clean up what you approve."""
+    # Dagster's API-stability notices are for the developers of this project, not for its users' terminals.
+    import warnings
+
+    import dagster as dg
+
+    for category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
+        warnings.simplefilter("ignore", category)
 
 
 @main.command()

@@ -17,9 +17,13 @@ class RunOutcome:
 
 def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "",
             instance: dg.DagsterInstance | None = None, run_config: dict | None = None,
-            tags: dict[str, str] | None = None) -> RunOutcome:
+            tags: dict[str, str] | None = None, log_level: str = "CRITICAL") -> RunOutcome:
     """Execute a job of pipelines.definitions in this process; `env` overrides source settings for this run,
-    `run_config` and `tags` are passed to the run (apply_cleanup takes its batch id as config)."""
+    `run_config` and `tags` are passed to the run (apply_cleanup takes its batch id as config).
+
+    The run's event log goes to DAGSTER_HOME (the UI shows it); the terminal only gets `log_level` and above, so
+    that the command's own summary and one-line errors are what a user reads.
+    """
     from pipelines.definitions import defs
 
     ensure_dagster_home()
@@ -31,7 +35,7 @@ def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "
             instance=instance,
             resources={"sources": SourcesResource(env=env or {}), "warehouse": WarehouseResource(path=warehouse)},
             raise_on_error=False,
-            run_config=run_config,
+            run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}},
             tags=tags,
         )
         failures = [(event.step_key or "run", one_line_reason(event.step_failure_data.error))

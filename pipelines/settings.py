@@ -4,6 +4,7 @@ An empty value counts as unset (contract). Paths default to folders inside the p
 """
 
 import os
+import shutil
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -31,5 +32,8 @@ def ensure_dagster_home() -> Path:
     """DAGSTER_HOME as an absolute path (Dagster requires one), defaulting to the project's dagster_home/."""
     home = Path(environment().get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
+    # A DAGSTER_HOME elsewhere gets the project's instance settings (one run at a time, no telemetry).
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(DEFAULT_DAGSTER_HOME / "dagster.yaml", home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
