@@ -176,6 +176,7 @@ class ResourceTable:
         self._indexes: dict[str, dict[str | None, list[dict]]] = {}
         self._views: dict[tuple, list[dict]] = {}
         self._text: dict[tuple[str, bool], str] = {}
+        self._head: dict[str, str] = {}  # a record's JSON without relationships and without its closing brace
 
     def changed(self, ids: list[str]) -> None:
         """After a write: forget derived state; cached JSON only of the records written."""
@@ -187,6 +188,7 @@ class ResourceTable:
         self._indexes = {}
         self._views = {}
         for rid in ids:
+            self._head.pop(rid, None)
             self._text.pop((rid, False), None)
             self._text.pop((rid, True), None)
 
@@ -221,10 +223,15 @@ class ResourceTable:
         key = (str(record["id"]), rmm is not None)
         cached = self._text.get(key)
         if cached is None:
+            # The attributes are nearly all of the cost: encode them once for both variants, relationships apart.
+            head = self._head.get(key[0])
+            if head is None:
+                head = self._head[key[0]] = _dumps({k: v for k, v in record.items() if k != "relationships"})[:-1]
+            relationships = record.get("relationships")
             if rmm is not None:
-                record = {**record, "relationships": {**(record.get("relationships") or {}),
-                                                      "rmm-records": {"data": rmm.refs(key[0])}}}
-            cached = self._text[key] = _dumps(record)
+                relationships = {**(relationships or {}), "rmm-records": {"data": rmm.refs(key[0])}}
+            tail = "}" if relationships is None else ',"relationships":' + _dumps(relationships) + "}"
+            cached = self._text[key] = head + tail
         return cached
 
 
