@@ -161,10 +161,8 @@ def approve(batch_id: str, by: str, exclude: tuple[str, ...], accept_large_batch
 @click.option("--dry-run", is_flag=True, help="Show the calls apply would make, and make none.")
 def apply(batch_id: str, dry_run: bool) -> None:
     """Apply an approved batch as a Dagster run (the apply_cleanup job); refuses anything unapproved."""
-    from pipelines.assets.cleanup import apply_run_config
     from pipelines.cleanup.apply import planned_calls
     from pipelines.cleanup.report import show_lines
-    from pipelines.runner import run_job
 
     if dry_run:
         lines, note = _with_warehouse(lambda con: planned_calls(con, batch_id))
@@ -172,6 +170,9 @@ def apply(batch_id: str, dry_run: bool) -> None:
         for line in lines:
             click.echo(f"  {line}")
         return
+    from pipelines.assets.cleanup import apply_run_config  # Dagster loads slowly: only when a run is launched
+    from pipelines.runner import run_job
+
     outcome = run_job("apply_cleanup", run_config=apply_run_config(batch_id), tags={"cleanup/batch": batch_id})
     if not outcome.success:
         reasons = "; ".join(reason for _, reason in outcome.failures) or "see the run in the Dagster UI"
