@@ -83,14 +83,15 @@ class ModelStore:
         return path
 
 
-def settings_for(spec: EntitySpec, link_type: str) -> SettingsCreator:
-    """The untrained model: domain priors on every level."""
+def settings_for(spec: EntitySpec, link_type: str, records_per_source: float = 2000.0) -> SettingsCreator:
+    """The untrained model: domain priors on every level. The prior that two random records match assumes each
+    real thing appears about once per system, so about 1 in `records_per_source` cross-system pairs is a match."""
     return SettingsCreator(
         link_type=link_type,
         unique_id_column_name="unique_id",
         comparisons=spec.comparisons(),
         blocking_rules_to_generate_predictions=spec.blocking_rules(),
-        probability_two_random_records_match=0.0005,
+        probability_two_random_records_match=min(0.01, 1.0 / max(2.0, records_per_source)),
         retain_matching_columns=True,
         retain_intermediate_calculation_columns=True,
         additional_columns_to_retain=["source", "source_id"],
@@ -114,7 +115,12 @@ def train(linker: Linker, spec: EntitySpec, n_records: int, *, max_pairs: float 
     try:
         linker.training.estimate_probability_two_random_records_match(
             [r() for r in spec.deterministic_rules], recall=0.8)
-        steps.append("prior: estimated from deterministic rules (recall 0.8)")
+        prior = linker._settings_obj._probability_two_random_records_match
+        if not 0 < prior < 1:  # every (or no) pair met the rules: a tiny tenant; an estimate of 0 or 1 is no prior
+            linker._settings_obj._probability_two_random_records_match = min(0.01, 2 / n_records)
+            steps.append(f"prior: rules gave {prior}; kept {min(0.01, 2 / n_records)}")
+        else:
+            steps.append("prior: estimated from deterministic rules (recall 0.8)")
     except Exception as exc:  # Splink raises plain exceptions when no pair meets the rules
         steps.append(f"prior: kept default ({type(exc).__name__}: {str(exc)[:160]})")
     try:

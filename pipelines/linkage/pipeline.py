@@ -26,7 +26,8 @@ from pipelines.warehouse import SQL_DIR, Warehouse, table_exists
 log = logging.getLogger(__name__)
 
 STAGING_TABLES = {"organization": "organizations", "configuration": "configurations", "contact": "contacts"}
-TrainMode = Literal["if_missing", "always", "never"]
+# "priors": score with the domain priors of settings.py, neither loading nor training (tiny tenants, tests)
+TrainMode = Literal["if_missing", "always", "never", "priors"]
 
 
 @dataclass
@@ -105,10 +106,37 @@ def _load_history(engine: LinkageEngine, history: Mapping[str, object] | None, r
             con.unregister("_hist")
 
 
-def _model_settings(spec: EntitySpec, store: ModelStore, options: LinkageOptions, link_type: str,
-                    sdfs: list, n_records: int) -> tuple[dict | object, dict]:
+def _tf_columns(settings) -> list[str]:
+    doc = settings if isinstance(settings, dict) else settings.get_settings("duckdb").as_dict()
+    return sorted({lvl["tf_adjustment_column"] for c in doc["comparisons"] for lvl in c["comparison_levels"]
+                   if lvl.get("tf_adjustment_column")})
+
+
+def _register_tf_tables(engine: LinkageEngine, linker: Linker, spec: EntitySpec, settings: dict) -> None:
+    """Term frequencies relative to a value held once per system. A device is in three or four systems, so a serial
+    seen four times across them is one device's; one that forty records of one system carry is a VM clone's. The
+    lookup is u x (most records of one system holding the value): a value held once per system keeps the level's
+    weight, whatever the tenant's size, and a value held by 40 loses log2(40) bits."""
+    con = engine.con
+    u_of = {lvl["tf_adjustment_column"]: lvl.get("u_probability") for c in settings["comparisons"]
+            for lvl in c["comparison_levels"] if lvl.get("tf_adjustment_column")}
+    for col, u in sorted(u_of.items()):
+        table = f"tf_{spec.entity_type}_{col}"
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT "{col}", least(1.0, {float(u or 1e-4)} * max(n)) AS "tf_{col}" FROM (
+                SELECT "{col}", source, count(*)::DOUBLE AS n FROM {spec.input_table}
+                WHERE "{col}" IS NOT NULL GROUP BY "{col}", source)
+            GROUP BY 1""")
+        linker.table_management.register_term_frequency_lookup(engine.register(table, table), col)
+
+
+def _model_settings(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, options: LinkageOptions,
+                    link_type: str, sdfs: list, n_records: int) -> tuple[dict | object, dict]:
     """Settings to score with: the saved model, or a freshly trained one (saved) when allowed."""
     info: dict = {"path": str(store.path(spec.entity_type))}
+    per_source = n_records / max(1, len(sdfs))
+    if options.train == "priors":
+        return settings_for(spec, link_type, per_source), {"source": "domain priors"}
     if options.train != "always" and store.exists(spec.entity_type):
         try:
             settings = store.load(spec)
@@ -122,7 +150,8 @@ def _model_settings(spec: EntitySpec, store: ModelStore, options: LinkageOptions
     elif options.train == "never":
         raise ModelMismatch(f"no linkage model at {store.path(spec.entity_type)} and training is off: run the "
                             "retrain_linkage_models job first")
-    linker = Linker(sdfs, settings_for(spec, link_type), log_level=logging.ERROR)
+    linker = Linker(sdfs, settings_for(spec, link_type, per_source), log_level=logging.ERROR)
+    _register_tf_tables(engine, linker, spec, linker._settings_obj.as_dict())
     info["training_log"] = train(linker, spec, n_records, max_pairs=options.max_u_pairs)
     info["source"] = "trained"
     store.save(spec, linker, info["training_log"])
@@ -166,16 +195,19 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
     if link_type == "dedupe_only":
         sdfs = sdfs[0]
     t0 = time.perf_counter()
-    settings, info["model"] = _model_settings(spec, store, options, link_type, sdfs if isinstance(sdfs, list)
+    settings, info["model"] = _model_settings(engine, spec, store, options, link_type, sdfs if isinstance(sdfs, list)
                                               else [sdfs], n_records)
     timings[f"{e}.train"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     linker = Linker(sdfs, settings, log_level=logging.ERROR)
+    _register_tf_tables(engine, linker, spec, linker._settings_obj.as_dict())
     predictions = linker.inference.predict(threshold_match_probability=options.pair_floor)
     certain = " OR ".join(f'coalesce("{c}_l" = "{c}_r", FALSE)' for c in spec.certain_columns) or "FALSE"
-    engine.fetch(predictions, f"pairs_{e}",
-                 columns=f"* EXCLUDE (source_dataset_l, source_dataset_r), ({certain}) AS is_certain")
+    names = {c.unquote().name for c in predictions.columns}
+    dropped = [c for c in ("source_dataset_l", "source_dataset_r") if c in names]  # absent when deduping one source
+    engine.fetch(predictions, f"pairs_{e}", columns=(f"* EXCLUDE ({', '.join(dropped)})" if dropped else "*")
+                 + f", ({certain}) AS is_certain")
     timings[f"{e}.predict"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

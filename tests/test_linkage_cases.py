@@ -1,0 +1,220 @@
+"""Linkage on small hand-built staging tables: the hard cases of domain.md, causes and the keep rule, bad input."""
+
+import json
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+
+from pipelines.linkage.models import ModelMismatch, ModelStore
+from pipelines.linkage.pipeline import LinkageOptions, link_staging
+
+T0 = datetime(2023, 1, 9, 8, 0, tzinfo=UTC)
+EARLY = datetime(2021, 6, 1, 12, 0, tzinfo=UTC)
+PRIORS = LinkageOptions(train="priors", charts=False)
+
+
+def orgs(*rows) -> pl.DataFrame:
+    cols = ["source", "source_id", "name", "name_norm", "psa_integration", "psa_company_id", "created_at"]
+    return pl.DataFrame([dict(zip(cols, r, strict=True)) for r in rows])
+
+
+def cfg(source, sid, org, host, serial=None, mac=None, **extra) -> dict:
+    return {"source": source, "source_id": sid, "organization_source_id": org, "name": host, "name_norm": host,
+            "hostname_norm": host, "serial_norm": serial, "mac_norm": mac, "macs": [mac] if mac else None,
+            "config_type": extra.pop("config_type", "server"), "created_at": extra.pop("created_at", T0),
+            "psa_integration": extra.pop("psa", None), "has_rmm_record": extra.pop("has_rmm", False),
+            "rmm_device_id": extra.pop("rmm", None), "is_deleted": extra.pop("deleted", False), **extra}
+
+
+def two_clients() -> pl.DataFrame:
+    return orgs(
+        ("autotask", "1", "Contoso, Inc.", "contoso", None, None, T0),
+        ("itglue", "11", "Contoso, Inc.", "contoso", "enabled", None, T0),
+        ("datto_rmm", "s1", "Contoso - Main Office", "contoso main office", None, "1", T0),
+        ("autotask", "2", "Fabrikam", "fabrikam", None, None, T0),
+        ("itglue", "12", "Fabrikam", "fabrikam", "enabled", None, T0),
+        ("datto_rmm", "s2", "Fabrikam", "fabrikam", None, "2", T0),
+    )
+
+
+def link(staging: dict, tmp_path, options: LinkageOptions = PRIORS):
+    result = link_staging(staging, ModelStore(tmp_path / "models"), options=options)
+    return {name: pl.from_arrow(t) for name, t in result.tables.items()}, result
+
+
+def same_cluster(clusters: pl.DataFrame, entity: str, a: tuple, b: tuple) -> bool:
+    c = clusters.filter(pl.col("entity_type") == entity)
+    ida = c.filter((pl.col("source") == a[0]) & (pl.col("source_id") == a[1]))["cluster_id"].item()
+    idb = c.filter((pl.col("source") == b[0]) & (pl.col("source_id") == b[1]))["cluster_id"].item()
+    return ida == idb
+
+
+def devices() -> pl.DataFrame:
+    rows = []
+    for client, (at, it, site) in {"contoso": ("1", "11", "s1"), "fabrikam": ("2", "12", "s2")}.items():
+        n = 1 if client == "contoso" else 2
+        # DC01 at both clients: same hostname, different serials and MACs
+        rows += [cfg("autotask", f"dc-{client}", at, "dc01", f"DC{n}SERIAL", f"00155D00000{n}", rmm=f"dev-dc-{n}"),
+                 cfg("itglue", f"dc-{client}", it, "dc01", f"DC{n}SERIAL", f"00155D00000{n}", psa="enabled"),
+                 cfg("datto_rmm", f"dev-dc-{n}", site, "dc01", f"DC{n}SERIAL", f"00155D00000{n}", rmm=f"dev-dc-{n}")]
+    # three VM clones at Contoso share one BIOS serial; their hostnames and MACs differ
+    for k in range(3):
+        rows += [cfg("autotask", f"vm{k}", "1", f"contoso-vm0{k}", "VMWARE-42 1A 2B", f"0050560000A{k}"),
+                 cfg("itglue", f"vm{k}", "11", f"contoso-vm0{k}", "VMWARE-42 1A 2B", f"0050560000A{k}",
+                     psa="enabled")]
+    # placeholder serials are NULL after staging: two different printers with no serial must stay two
+    rows += [cfg("itglue", "p1", "11", "printer-lobby", None, None, psa="enabled", config_type="printer"),
+             cfg("itglue", "p2", "11", "printer-hr", None, None, psa="enabled", config_type="printer")]
+    # a reimaged laptop: the RMM knows it by its new hostname; serial and MAC are the same
+    rows += [cfg("autotask", "lt1", "1", "ws-014", "5CG1234XYZ", "3C52820A1B2C", config_type="laptop"),
+             cfg("datto_rmm", "dev-lt1", "s1", "lt-jsmith-02", "5CG1234XYZ", "3C52820A1B2C", config_type="laptop",
+                 rmm="dev-lt1")]
+    # FQDN vs short name: staged as the same short hostname, serial in one record only
+    rows += [cfg("itglue", "fq1", "12", "ws-020", None, "AABBCCDDEE20", psa="enabled", config_type="workstation"),
+             cfg("autotask", "fq1", "2", "ws-020", "CZC9999", "AABBCCDDEE20", config_type="workstation")]
+    return pl.DataFrame(rows)
+
+
+def test_hard_configuration_cases(tmp_path):
+    tables, _ = link({"organizations": two_clients(), "configurations": devices()}, tmp_path)
+    clusters = tables["marts.entity_clusters"]
+    # the three systems' records of one client are one organization, even "Contoso - Main Office"
+    assert same_cluster(clusters, "organization", ("autotask", "1"), ("datto_rmm", "s1"))
+    assert same_cluster(clusters, "organization", ("autotask", "1"), ("itglue", "11"))
+    assert not same_cluster(clusters, "organization", ("autotask", "1"), ("autotask", "2"))
+    assert same_cluster(clusters, "configuration", ("itglue", "dc-contoso"), ("autotask", "dc-contoso"))
+    assert not same_cluster(clusters, "configuration", ("itglue", "dc-contoso"), ("itglue", "dc-fabrikam"))
+    assert not same_cluster(clusters, "configuration", ("autotask", "vm0"), ("autotask", "vm1"))
+    assert same_cluster(clusters, "configuration", ("autotask", "vm0"), ("itglue", "vm0"))
+    assert not same_cluster(clusters, "configuration", ("itglue", "p1"), ("itglue", "p2"))
+    assert same_cluster(clusters, "configuration", ("autotask", "lt1"), ("datto_rmm", "dev-lt1"))
+    assert same_cluster(clusters, "configuration", ("itglue", "fq1"), ("autotask", "fq1"))
+    assert tables["marts.duplicates"].height == 0
+
+
+def test_franchises_and_namesakes_stay_apart(tmp_path):
+    organizations = orgs(
+        ("autotask", "1", "Acme Dental - North", "acme dental north", None, None, T0),
+        ("itglue", "11", "Acme Dental - North", "acme dental north", "enabled", None, T0),
+        ("autotask", "2", "Acme Dental - South", "acme dental south", None, None, T0),
+        ("itglue", "12", "Acme Dental - South", "acme dental south", "enabled", None, T0),
+    )
+    people = []
+    for at, it, dom in (("1", "11", "north.example"), ("2", "12", "south.example")):
+        for k, (first, last) in enumerate((("john", "smith"), ("mary", "jones"), ("ann", "lee"))):
+            email = f"{first}.{last}@{dom}"
+            for source, org in (("autotask", at), ("itglue", it)):
+                people.append({"source": source, "source_id": f"{org}-{k}", "organization_source_id": org,
+                               "first_name_norm": first, "last_name_norm": last, "email_norm": email,
+                               "psa_integration": "enabled" if source == "itglue" else None, "created_at": T0})
+    tables, _ = link({"organizations": organizations, "contacts": pl.DataFrame(people)}, tmp_path)
+    clusters = tables["marts.entity_clusters"]
+    assert not same_cluster(clusters, "organization", ("autotask", "1"), ("autotask", "2"))
+    assert same_cluster(clusters, "organization", ("autotask", "1"), ("itglue", "11"))
+    # John Smith at North and John Smith at South are two people
+    assert not same_cluster(clusters, "contact", ("autotask", "1-0"), ("autotask", "2-0"))
+    assert same_cluster(clusters, "contact", ("autotask", "1-0"), ("itglue", "11-0"))
+
+
+def test_causes_and_keep_rule(tmp_path):
+    rows = [
+        # pre-sync: documented by hand in 2021, later synced from the PSA under another spelling
+        cfg("autotask", "a1", "1", "srv-app", "SN-A1", "0000000000A1"),
+        cfg("itglue", "i1", "11", "srv-app", "SN-A1", "0000000000A1", psa="enabled"),
+        cfg("itglue", "m1", "11", "SRVAPP", "SN-A1", None, created_at=EARLY),
+        # sync method change: one IT Glue copy straight from the RMM, one through the PSA
+        cfg("autotask", "a2", "1", "ws-002", "SN-A2", "0000000000A2", rmm="dev-2"),
+        cfg("datto_rmm", "dev-2", "s1", "ws-002", "SN-A2", "0000000000A2", rmm="dev-2"),
+        cfg("itglue", "i2", "11", "ws-002", "SN-A2", "0000000000A2", psa="enabled"),
+        cfg("itglue", "r2", "11", "ws-002", "SN-A2", "0000000000A2", has_rmm=True, rmm="dev-2", created_at=EARLY),
+        # the PSA holds it twice, each synced to its own IT Glue copy
+        cfg("autotask", "a3", "1", "ws-003", "SN-A3", "0000000000A3"),
+        cfg("autotask", "a3b", "1", "WS-003", "SN-A3", None),
+        cfg("itglue", "i3", "11", "ws-003", "SN-A3", "0000000000A3", psa="enabled"),
+        cfg("itglue", "i3b", "11", "WS-003", "SN-A3", None, psa="enabled"),
+    ]
+    # a CSV imported twice: two bursts of manual records
+    for k in range(5):
+        for burst, at in (("x", datetime(2022, 3, 1, 10, 0, k, tzinfo=UTC)),
+                          ("y", datetime(2022, 9, 1, 14, 0, k, tzinfo=UTC))):
+            rows.append(cfg("itglue", f"csv{burst}{k}", "11", f"switch-{k}", f"SW-{k}", f"00000000CC0{k}",
+                            config_type="network", created_at=at))
+    tables, _ = link({"organizations": two_clients(), "configurations": pl.DataFrame(rows)}, tmp_path)
+    dups = tables["marts.duplicates"]
+
+    def group(source_id):
+        cluster = dups.filter((pl.col("source") == "itglue") & (pl.col("source_id") == source_id))
+        return dups.filter(pl.col("cluster_id") == cluster["cluster_id"].item())
+
+    pre = group("m1").filter(pl.col("source") == "itglue")
+    assert set(pre["cause"]) == {"pre_sync_existing"}
+    assert pre.filter(pl.col("role") == "keep")["source_id"].to_list() == ["i1"]  # the syncing copy wins
+    smc = group("r2")
+    assert set(smc["cause"]) == {"sync_method_change"}
+    assert smc.filter(pl.col("role") == "keep")["source_id"].to_list() == ["i2"]
+    src = group("i3")
+    assert set(src["cause"]) == {"source_duplicate"} and set(src["source"]) == {"itglue", "autotask"}
+    csv = group("csvx0")
+    assert set(csv["cause"]) == {"csv_double_import"} and csv.height == 2
+    assert csv.filter(pl.col("role") == "keep")["source_id"].to_list() == ["csvx0"]  # the older import
+    assert dups["match_probability"].min() > 0.5
+
+
+def test_orphans_and_history(tmp_path):
+    rows = [
+        cfg("itglue", "o1", "11", "ws-100", "SN-100", None, psa="orphaned"),
+        cfg("itglue", "o2", "11", "ws-101", "SN-101", None, psa="enabled"),  # its PSA record is gone
+        cfg("autotask", "a3", "1", "ws-102", "SN-102", None),
+        cfg("itglue", "o3", "11", "ws-102", "SN-102", None, psa="enabled"),
+        cfg("itglue", "o4", "11", "ws-103", "SN-103", None, has_rmm=True, rmm="dev-103"),
+        cfg("datto_rmm", "dev-103", "s1", "ws-103", "SN-103", None, rmm="dev-103", deleted=True),
+        cfg("autotask", "a9", "2", "ws-900", "SN-900", None),  # keeps the PSA on when a3 is deleted
+        cfg("itglue", "i9", "12", "ws-900", "SN-900", None, psa="enabled"),
+    ]
+    first, _ = link({"organizations": two_clients(), "configurations": pl.DataFrame(rows)}, tmp_path)
+    reasons = dict(first["marts.orphans"].select("source_id", "reason").iter_rows())
+    assert reasons == {"o1": "psa_orphaned", "o2": "psa_record_deleted", "o4": "rmm_device_deleted"}
+    # next week the PSA record of o3 is deleted: the orphan says its partner was seen until the last run
+    history = {"record_history": first["linkage.record_history"], "link_history": first["linkage.link_history"]}
+    later = pl.DataFrame([r for r in rows if r["source_id"] != "a3"])
+    result = link_staging({"organizations": two_clients(), "configurations": later}, ModelStore(tmp_path / "m2"),
+                          history=history, options=PRIORS)
+    orphans = pl.from_arrow(result.tables["marts.orphans"])
+    o3 = orphans.filter(pl.col("source_id") == "o3")
+    assert o3["reason"].item() == "psa_record_deleted"
+    assert o3["gone_partner"].item() == "autotask:a3" and o3["history"].item().startswith("partner seen until")
+    o2 = orphans.filter(pl.col("source_id") == "o2")
+    assert o2["history"].item() == "no partner seen by earlier runs"
+    hist = pl.from_arrow(result.tables["linkage.record_history"])
+    a3 = hist.filter((pl.col("entity_type") == "configuration") & (pl.col("source_id") == "a3"))
+    assert a3["last_seen"].item() < a3["first_seen"].item() or a3["last_seen"].item() == a3["first_seen"].item()
+
+
+def test_bad_input_empty_no_serials_one_org(tmp_path):
+    tables, _ = link({}, tmp_path)
+    assert tables["marts.entity_clusters"].height == 0 and tables["marts.duplicates"].height == 0
+    one = orgs(("itglue", "11", "Contoso", "contoso", None, None, T0))
+    no_serials = pl.DataFrame([cfg("itglue", f"c{k}", "11", f"ws-{k:03d}") for k in range(4)])
+    tables, result = link({"organizations": one, "configurations": no_serials}, tmp_path,
+                          LinkageOptions(charts=False))  # trains: says why it cannot, never crashes
+    assert tables["marts.entity_clusters"].height == 5
+    assert tables["marts.duplicates"].height == 0
+    assert result.models["organization"]["source"] == "not needed"
+
+
+def test_model_file_that_does_not_fit(tmp_path):
+    staging = {"organizations": two_clients(), "configurations": devices()}
+    store = ModelStore(tmp_path / "models")
+    link_staging(staging, store, options=LinkageOptions(charts=False))
+    path = store.path("configuration")
+    doc = json.loads(path.read_text())
+    doc["input_columns"] = ["serial_number", "hostname"]  # a model from before a staging change
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ModelMismatch, match="was trained on columns"):
+        link_staging(staging, store, options=LinkageOptions(charts=False, on_model_mismatch="fail"))
+    result = link_staging(staging, store, options=LinkageOptions(charts=False))
+    assert "mismatch" in result.models["configuration"] and result.models["configuration"]["source"] == "trained"
+    assert json.loads(path.read_text())["input_columns"][0] == "org_cluster"
+    assert link_staging(staging, store, options=LinkageOptions(charts=False)).models["configuration"]["source"] \
+        == "loaded"
