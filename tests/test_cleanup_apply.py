@@ -8,8 +8,17 @@ import json
 import dagster as dg
 import httpx
 import pytest
-from cleanup_world import (action_ids, instance, itglue_config, launch_apply, outcomes, plan_batch,  # noqa: F401
-                           store, tenant, writes)
+from cleanup_world import (  # noqa: F401
+    action_ids,
+    instance,
+    itglue_config,
+    launch_apply,
+    outcomes,
+    plan_batch,
+    store,
+    tenant,
+    writes,
+)
 
 from pipelines.assets.cleanup import cleanup_approval_sensor
 from pipelines.cleanup import CleanupError, approval
@@ -171,7 +180,7 @@ def test_every_changed_record_is_snapshotted_and_can_be_restored(store, tenant, 
     assert set(changed) == {("configuration", s) for s in ("102", "104", "107", "108", "111")} | \
         {("contact", "202"), ("contact", "203"), ("organization", "4")}
     with store.connect() as con:
-        for (entity, sid), action_id in changed.items():
+        for (_, sid), action_id in changed.items():
             saved = json.loads(cleanup_store.snapshot(con, action_id))
             assert saved["data"]["id"] == sid and saved["data"]["attributes"]["updated-at"]
     with store.connect() as con:  # the snapshot keeps what hung on the record (`included`)

@@ -6,7 +6,8 @@ import pytest
 from cleanup_world import instance, launch_apply, writes  # noqa: F401
 
 from pipelines.assets.cleanup import cleanup_batch
-from pipelines.cleanup import approval, store as cleanup_store
+from pipelines.cleanup import approval
+from pipelines.cleanup import store as cleanup_store
 from pipelines.linkage.pipeline import LinkageOptions, run_linkage
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.runner import run_job

@@ -2,11 +2,11 @@
 
 import dagster as dg
 import pytest
-from cleanup_world import (EXPECTED_ACTIONS, LOOSE, action_ids, instance, plan_batch, store,  # noqa: F401
-                           tenant)
+from cleanup_world import EXPECTED_ACTIONS, LOOSE, action_ids, instance, plan_batch, store, tenant  # noqa: F401
 
 from pipelines.assets.cleanup import cleanup_batch
-from pipelines.cleanup import CleanupError, approval, store as cleanup_store
+from pipelines.cleanup import CleanupError, approval
+from pipelines.cleanup import store as cleanup_store
 from pipelines.cleanup.guard import GuardRails, count_jumps
 from pipelines.resources import SourcesResource, WarehouseResource
 

@@ -17,8 +17,16 @@ from typing import Any
 import duckdb
 
 from pipelines.cleanup import CleanupError, approval, store
-from pipelines.cleanup.itglue_api import (DOCUMENTATION_INCLUDES, RESOURCES, Fetched, WriteAnswer, bulk_delete,
-                                          count_children, fetch, set_archived)
+from pipelines.cleanup.itglue_api import (
+    DOCUMENTATION_INCLUDES,
+    RESOURCES,
+    Fetched,
+    WriteAnswer,
+    bulk_delete,
+    count_children,
+    fetch,
+    set_archived,
+)
 from pipelines.sources.http import ApiClient
 
 DEFAULT_CHUNK_SIZE = 50
