@@ -159,6 +159,21 @@ def test_psa_synced_itglue_orgs_carry_the_psa_name_exactly(world):
     assert len(owner) == 1 and owner[0]["attributes"]["psa-integration"] is None
 
 
+def test_timestamps_tell_one_story(world):
+    now = _epoch(world.extra["now"])
+    org_created = {int(o["id"]): _epoch(o["attributes"]["created-at"]) for o in world.itglue["organizations"]}
+    for res in ("organizations", "configurations", "contacts"):
+        for r in world.itglue[res]:
+            a = r["attributes"]
+            created, updated = _epoch(a["created-at"]), _epoch(a["updated-at"])
+            assert created <= updated <= now
+            if res != "organizations":
+                assert created >= org_created[a["organization-id"]]
+    ids = [int(r["id"]) for r in world.itglue["configurations"]]
+    stamps = [r["attributes"]["created-at"] for r in world.itglue["configurations"]]
+    assert ids == sorted(ids) and stamps == sorted(stamps)  # ids are handed out in creation order
+
+
 def test_orphans_are_what_their_reason_says(world):
     t = world.truth
     configs = _by_id(world.itglue["configurations"])

@@ -124,6 +124,10 @@ class _Planner:
         self.burst_seq[key] = seq
         return self.bursts[c.idx][which] + seq * self.rng.randint(1, 4)
 
+    def synced_update(self, created: int, psa_updated: int) -> int:
+        """A synced copy was last touched by the first sync after its PSA record last changed."""
+        return min(LAST_PSA_SYNC, max(created, psa_updated) + self.rng.randint(60, 3600))
+
     def updated(self, created: int) -> int:
         return min(NOW - 60, created + int(self.rng.random() ** 3 * (NOW - created)))
 
@@ -142,7 +146,7 @@ class _Planner:
                 created = company.created + rng.randint(3600, 20 * DAY)  # documented by hand, matched at first sync
             else:
                 created = self.synced_at(company.created)
-            org = GlueOrg(c, company.name, "enabled", created, self.updated(created))
+            org = GlueOrg(c, company.name, "enabled", created, self.synced_update(created, company.updated))
             if c.role == "psa_orphaned":
                 org.integration, org.orphan = "orphaned", c.role
                 org.updated = min(NOW - 60, company.deleted_at + rng.randint(60, 3600))
@@ -163,7 +167,7 @@ class _Planner:
             elif c.role == "source_duplicate":
                 twin: Company = self.psa.duplicate_company_of[c.idx]
                 t = self.synced_at(twin.created)
-                dups.append(GlueOrg(c, twin.name, "enabled", t, self.updated(t)))
+                dups.append(GlueOrg(c, twin.name, "enabled", t, self.synced_update(t, twin.updated)))
             elif c.role == "csv_double_import":
                 # Two exports of the client's sheet named the organization differently: each import made one.
                 names = {company.name}
@@ -217,7 +221,7 @@ class _Planner:
             org = self.dup_org(d.client)
         created = kw.pop("created", None) or self.synced_at(item.created)
         return self.add_config(org, d, "enabled", created, name=item.name, serial=item.serial,
-                               active=item.active, **kw)
+                               active=item.active, updated=self.synced_update(created, item.updated), **kw)
 
     def rmm_kind(self, d: Device) -> str | None:
         if d.in_datto and not d.datto_deleted:
@@ -306,7 +310,7 @@ class _Planner:
         org = self.dup_org(p.client) if contact.company.duplicate else self.glue.main_org[p.client.idx]
         created = kw.pop("created", None) or self.synced_at(contact.created)
         return self.add_contact(org, p, "enabled", created, first=contact.first, last=contact.last,
-                                email=contact.email, **kw)
+                                email=contact.email, updated=self.synced_update(created, contact.updated), **kw)
 
     def plan_contacts(self) -> None:
         rng = self.rng

@@ -205,6 +205,13 @@ def build_psa(rng: random.Random, tenant: Tenant) -> Psa:
             psa.contacts.append(twin)
             psa.contacts_of[p.n].append(twin)
 
+    # A deleted record was made, last changed and synced before it was deleted.
+    for r in (*psa.companies, *psa.items, *psa.contacts):
+        if r.deleted_at is not None:
+            r.created = min(r.created, LAST_PSA_SYNC - 2 * DAY)
+            if r.deleted_at <= r.created:
+                r.deleted_at = r.created + (LAST_PSA_SYNC - r.created) // 2
+            r.updated = min(max(r.updated, r.created), r.deleted_at)
     msp = psa.companies[0]
     rest = psa.companies[1:]
     _assign_ids(rng, rest, 174)
