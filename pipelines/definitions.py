@@ -2,8 +2,11 @@
 
 import dagster as dg
 
+from pipelines.assets.checks import RUN_CHECKS
 from pipelines.assets.cleanup import CLEANUP_ASSETS, CLEANUP_CHECKS, apply_cleanup, cleanup_approval_sensor
 from pipelines.assets.extract import EXTRACT_ASSETS
+from pipelines.assets.linkage import LINKAGE_ASSETS, retrain_linkage_models_job
+from pipelines.assets.publish import PUBLISH_ASSETS
 from pipelines.assets.staging import staging
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.schedules import weekly_schedule
@@ -12,15 +15,15 @@ from pipelines.schedules import weekly_schedule
 # and the run coordinator (dagster_home/dagster.yaml) lets one run at a time.
 weekly_reconciliation = dg.define_asset_job(
     "weekly_reconciliation",
-    selection=dg.AssetSelection.groups("extract", "staging", "cleanup"),
+    selection=dg.AssetSelection.groups("extract", "staging", "linkage", "cleanup", "publish"),
     executor_def=dg.in_process_executor,
-    description="Extract every source that is on, stage, link, and propose a cleanup batch.",
+    description="Extract every source that is on, stage, link, propose a cleanup batch, publish the read-only copy.",
 )
 
 defs = dg.Definitions(
-    assets=[*EXTRACT_ASSETS, staging, *CLEANUP_ASSETS],
-    asset_checks=CLEANUP_CHECKS,
-    jobs=[weekly_reconciliation, apply_cleanup],
+    assets=[*EXTRACT_ASSETS, staging, *LINKAGE_ASSETS, *CLEANUP_ASSETS, *PUBLISH_ASSETS],
+    asset_checks=[*CLEANUP_CHECKS, *RUN_CHECKS],
+    jobs=[weekly_reconciliation, apply_cleanup, retrain_linkage_models_job()],
     sensors=[cleanup_approval_sensor],
     schedules=[weekly_schedule(weekly_reconciliation)],
     resources={"warehouse": WarehouseResource(), "sources": SourcesResource()},
