@@ -6,7 +6,7 @@ from pipelines.assets.checks import RUN_CHECKS
 from pipelines.assets.cleanup import CLEANUP_ASSETS, CLEANUP_CHECKS, apply_cleanup, cleanup_approval_sensor
 from pipelines.assets.extract import EXTRACT_ASSETS
 from pipelines.assets.linkage import LINKAGE_ASSETS, retrain_linkage_models_job
-from pipelines.assets.publish import PUBLISH_ASSETS
+from pipelines.assets.publish import PUBLISH_ASSETS, publish_after_apply, publish_copy_job
 from pipelines.assets.staging import staging
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.schedules import weekly_schedule
@@ -23,8 +23,8 @@ weekly_reconciliation = dg.define_asset_job(
 defs = dg.Definitions(
     assets=[*EXTRACT_ASSETS, staging, *LINKAGE_ASSETS, *CLEANUP_ASSETS, *PUBLISH_ASSETS],
     asset_checks=[*CLEANUP_CHECKS, *RUN_CHECKS],
-    jobs=[weekly_reconciliation, apply_cleanup, retrain_linkage_models_job()],
-    sensors=[cleanup_approval_sensor],
+    jobs=[weekly_reconciliation, apply_cleanup, retrain_linkage_models_job(), publish_copy_job],
+    sensors=[cleanup_approval_sensor, publish_after_apply],
     schedules=[weekly_schedule(weekly_reconciliation)],
     resources={"warehouse": WarehouseResource(), "sources": SourcesResource()},
     executor=dg.in_process_executor,
