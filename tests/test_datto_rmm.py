@@ -14,7 +14,7 @@ from pipelines.sources.datto_rmm import (
     extract_datto_rmm,
     rolling_budget,
 )
-from pipelines.sources.http import AuthError, RetryPolicy
+from pipelines.sources.http import AuthError, RetryPolicy, SourceError
 from pipelines.warehouse import replace_tables, sql_file, table_exists
 
 AUDITS = "datto GET /api/v2/audit/device/{deviceUid}"
@@ -251,3 +251,14 @@ def test_staging_sites_carry_the_autotask_company_id(sandbox):
     for site in clients:
         assert by_uid[site["uid"]]["psa_company_id"] == site.get("autotaskCompanyId")
     assert any(r["psa_company_id"] for r in by_uid.values())
+
+
+def test_a_failing_audit_fails_the_run_with_one_readable_error(sandbox):
+    faults = sandbox.sandbox.faults
+    faults.only, faults.fail_first = "/datto/api/v2/audit/", 10**6
+    env = sandbox.env(("datto_rmm",))
+    with pytest.raises(SourceError) as caught:
+        asyncio.run(extract_datto_rmm(env["DATTO_RMM_URL"], env["DATTO_RMM_API_KEY"], env["DATTO_RMM_API_SECRET"],
+                                      lambda table: None, budget=FAST,
+                                      retry=RetryPolicy(max_attempts=2, initial_wait=0.01, max_wait=0.02)))
+    assert "datto_rmm" in str(caught.value) and "\n" not in str(caught.value)

@@ -179,7 +179,7 @@ class DattoClient:
             raise AuthError(f"{ENV_HINT} is rejected by {self.auth_api.host} ({response.status_code} "
                             f"{_error_code(response)}): check the API key and secret, and that DATTO_RMM_URL is "
                             "the API host of your platform")
-        body = self.api.decode_json(response)
+        body = self.auth_api.decode_json(response)
         lifetime = body.get("expires_in")
         return body["access_token"], float(360000 if lifetime is None else lifetime)
 
@@ -255,11 +255,15 @@ def _error_code(response) -> str:
 
 
 async def _gather(coroutines) -> list:
-    """Run coroutines concurrently (the ApiClient bounds how many are in flight); the first failure cancels the rest."""
+    """Run coroutines concurrently (the ApiClient bounds how many are in flight); the first failure cancels the rest
+    and is raised as itself, so the user reads its one-line message rather than an exception group."""
     tasks: list[asyncio.Task] = []
-    async with asyncio.TaskGroup() as group:
-        for coroutine in coroutines:
-            tasks.append(group.create_task(coroutine))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for coroutine in coroutines:
+                tasks.append(group.create_task(coroutine))
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
     return [t.result() for t in tasks]
 
 
