@@ -12,9 +12,8 @@ from pipelines.sources.datto_rmm import (
     DEFAULT_BUDGET,
     DattoClient,
     extract_datto_rmm,
-    rolling_budget,
 )
-from pipelines.sources.http import AuthError, RetryPolicy, SourceError
+from pipelines.sources.http import AuthError, RateBudget, RetryPolicy, SourceError
 from pipelines.warehouse import replace_tables, sql_file, table_exists
 
 AUDITS = "datto GET /api/v2/audit/device/{deviceUid}"
@@ -132,7 +131,7 @@ def test_budget_keeps_under_a_rolling_window_without_429(sandbox):
     # Datto's 600 per rolling 60 s, scaled down in time: a budget of the same shape must never trip the window.
     sandbox.sandbox.rate_limits["datto_rmm"] = 40
     sandbox.sandbox.quirks["datto.rate_window_seconds"] = 1.0
-    devices, stats = _all_devices(sandbox, rolling_budget(40, window_seconds=1.0), page_size=2)
+    devices, stats = _all_devices(sandbox, RateBudget.within(40, 1.0, concurrency=10), page_size=2)
     assert stats.throttled == 0 and stats.requests > 40
     assert sandbox.sandbox.observed["datto_rmm.peak_requests_per_window"] <= 40
     assert len(devices) == len(_world(sandbox).datto_rmm["devices"])

@@ -38,7 +38,7 @@ PAGE_SIZE = 500  # the API's maximum
 # Autotask allows 3 threads per integration per entity. Entities are paged one request at a time each, so 3 in
 # flight in all also holds per entity, and the ThresholdInformation reads never add a 4th.
 THREADS = 3
-DEFAULT_BUDGET = RateBudget(requests=10000, per_seconds=3600, concurrency=THREADS)
+DEFAULT_BUDGET = RateBudget.within(10000, 3600, concurrency=THREADS)
 REQUEST_TIMEOUT = 60.0
 REDISCOVERY_QUIET_SECONDS = REQUEST_TIMEOUT
 # Part of the hourly budget left to the MSP's other integrations: a run that would start inside it is refused.

@@ -30,7 +30,7 @@ from pipelines.sources.http import ApiClient, AuthError, MalformedResponse, Rate
 PAGE_SIZE = 1000  # the API's maximum
 # ConnectWise throttles above ~1000 requests a minute per tenant; staying under 900 leaves room for the MSP's own
 # integrations. The three resources page one request at a time each, so 3 are in flight at most.
-DEFAULT_BUDGET = RateBudget(requests=900, per_seconds=60, concurrency=3)
+DEFAULT_BUDGET = RateBudget.within(900, 60, concurrency=3)
 CREDENTIAL_HINT = ("CONNECTWISE_COMPANY_ID, CONNECTWISE_PUBLIC_KEY, CONNECTWISE_PRIVATE_KEY or "
                    "CONNECTWISE_CLIENT_ID")
 # A Link entry: the URL may itself hold an unencoded `>` (ConnectWise leaves `conditions` raw), so the URL ends

@@ -47,20 +47,8 @@ AUDIT_ABSENT = (400, 404)
 UTC_DATETIME = pl.Datetime("us", "UTC")
 
 
-def rolling_budget(limit: int, window_seconds: float = 60.0, concurrency: int = 10) -> RateBudget:
-    """A client-side budget that never sends more than `limit` requests in any rolling `window_seconds`.
-
-    The client limiter is a leaky bucket: in any window it admits its burst plus a window's worth of its steady rate,
-    so the burst is kept small (1/12 of the limit) and the two together stay 2% under the vendor's limit, which
-    leaves room for a token request and for clocks that disagree.
-    """
-    burst = max(1, limit // 12)
-    rate_per_second = max(0.01, (limit * 0.98 - burst) / window_seconds)
-    return RateBudget(requests=burst, per_seconds=burst / rate_per_second, concurrency=concurrency)
-
-
 # 600 reads per rolling minute per account (vendor); the run keeps to ~588 of them, 10 in flight.
-DEFAULT_BUDGET = rolling_budget(600)
+DEFAULT_BUDGET = RateBudget.within(600, 60, concurrency=10)
 # A 429 means another integration of the account used the minute up (Datto sends no Retry-After): back off for
 # seconds, not milliseconds, and keep trying for longer than the 60 s window takes to drain.
 DEFAULT_RETRY = RetryPolicy(max_attempts=12, throttled_floor=5.0)
@@ -384,7 +372,7 @@ async def extract(config: Mapping[str, str], previous: PreviousTables) -> Extrac
     budget = DEFAULT_BUDGET
     if config.get("DATTO_RMM_RATE_LIMIT"):
         # The account's 600 reads per minute are shared with the MSP's other integrations: a lower share may be set.
-        budget = rolling_budget(int(config["DATTO_RMM_RATE_LIMIT"]), concurrency=DEFAULT_BUDGET.concurrency)
+        budget = RateBudget.within(int(config["DATTO_RMM_RATE_LIMIT"]), 60, DEFAULT_BUDGET.concurrency)
     return await extract_datto_rmm(config["DATTO_RMM_URL"], config["DATTO_RMM_API_KEY"],
                                    config["DATTO_RMM_API_SECRET"], previous, budget=budget)
 

@@ -48,6 +48,19 @@ class RateBudget:
     per_seconds: float
     concurrency: int = 8
 
+    @classmethod
+    def within(cls, limit: int, window_seconds: float, concurrency: int = 8) -> "RateBudget":
+        """A budget that never sends more than `limit` requests in any rolling `window_seconds`.
+
+        The limiter is a leaky bucket: in any window it admits its burst plus a window's worth of its steady rate
+        (a bucket of `limit` would admit twice the limit in the first window). So the burst is kept small (1/12 of
+        the limit) and the two together stay 2% under the vendor's limit, which leaves room for a token request and
+        for clocks that disagree.
+        """
+        burst = max(1, limit // 12)
+        rate_per_second = max(0.01, (limit * 0.98 - burst) / window_seconds)
+        return cls(requests=burst, per_seconds=burst / rate_per_second, concurrency=concurrency)
+
     def lifted(self) -> "RateBudget":
         """The same concurrency with the rate limit effectively off (benchmarks against the sandbox)."""
         return RateBudget(requests=10**9, per_seconds=1.0, concurrency=self.concurrency)

@@ -12,7 +12,15 @@ from typing import Any
 import httpx
 import polars as pl
 
-from pipelines.sources.base import Extraction, PreviousTables, Record, Resource, Source, parse_timestamp, utc_now
+from pipelines.sources.base import (
+    Extraction,
+    PreviousTables,
+    Record,
+    Resource,
+    Source,
+    parse_timestamp,
+    utc_now,
+)
 from pipelines.sources.http import ApiClient, MalformedResponse, RateBudget, RetryPolicy
 
 DEFAULT_URL = "https://api.itglue.com"
@@ -20,7 +28,7 @@ MAX_PAGE_SIZE = 1000
 MIN_PAGE_SIZE = 25
 # 3000 requests per 5 minutes is IT Glue's published limit; 8 in flight keeps a large tenant well inside it
 # without making the API queue our requests.
-DEFAULT_BUDGET = RateBudget(requests=3000, per_seconds=300, concurrency=8)
+DEFAULT_BUDGET = RateBudget.within(3000, 300, concurrency=8)
 TOO_LONG = "took too long"
 
 
@@ -94,7 +102,7 @@ def _flatten_contact(r: Record) -> Record:
     }
 
 
-S, B, I, T = pl.String, pl.Boolean, pl.Int64, pl.Datetime("us", "UTC")
+S, B, INT, T = pl.String, pl.Boolean, pl.Int64, pl.Datetime("us", "UTC")
 ORGANIZATIONS = Resource("itglue", "organizations", {
     "id": S, "name": S, "short_name": S, "organization_type_name": S, "organization_status_name": S,
     "psa_integration": S, "primary": B, "parent_id": S, "quick_notes": S, "created_at": T, "updated_at": T,
@@ -104,7 +112,7 @@ CONFIGURATIONS = Resource("itglue", "configurations", {
     "mac_address": S, "serial_number": S, "asset_tag": S, "configuration_type_name": S,
     "configuration_type_kind": S, "configuration_status_name": S, "manufacturer_name": S, "model_name": S,
     "operating_system_name": S, "location_id": S, "contact_id": S, "archived": B, "psa_integration": S,
-    "resource_url": S, "rmm_record_count": I, "rmm_integration_type": S, "rmm_device_id": S, "rmm_hostname": S,
+    "resource_url": S, "rmm_record_count": INT, "rmm_integration_type": S, "rmm_device_id": S, "rmm_hostname": S,
     "rmm_serial_number": S, "rmm_mac_addresses": S, "created_at": T, "updated_at": T,
 }, _flatten_configuration)
 CONTACTS = Resource("itglue", "contacts", {
@@ -227,7 +235,7 @@ async def extract_itglue(url: str, api_key: str, *, budget: RateBudget = DEFAULT
 async def _extract_from_env(config: Mapping[str, str], previous: PreviousTables) -> Extraction:
     budget = DEFAULT_BUDGET
     if config.get("ITGLUE_RATE_LIMIT"):
-        budget = RateBudget(int(config["ITGLUE_RATE_LIMIT"]), 300, DEFAULT_BUDGET.concurrency)
+        budget = RateBudget.within(int(config["ITGLUE_RATE_LIMIT"]), 300, DEFAULT_BUDGET.concurrency)
     return await extract_itglue(config["ITGLUE_API_URL"], config["ITGLUE_API_KEY"], budget=budget)
 
 
