@@ -1,6 +1,9 @@
 """msp-recon: the command line (contract: shared/docs/contract.md)."""
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 
 import click
 
@@ -29,7 +32,8 @@ def run() -> None:
     """Run the weekly reconciliation job now, as a Dagster run recorded in DAGSTER_HOME."""
     from pipelines.runner import run_job
 
-    outcome = run_job("weekly_reconciliation")
+    with step_progress("weekly_reconciliation") as on_step:
+        outcome = run_job("weekly_reconciliation", on_step=on_step)
     report(outcome)
 
 
@@ -48,8 +52,35 @@ def demo(seed: int, scale: int, psa: str) -> None:
     world = build_world(seed=seed, scale=scale, psa=psa)
     with RunningSandbox(Sandbox(world)) as sandbox:
         click.echo(f"Sandbox serving IT Glue, {psa} and the RMMs on {sandbox.url}")
-        outcome = run_job("weekly_reconciliation", env=sandbox.env(("itglue", psa, "datto_rmm", "ninjaone")))
+        with step_progress("weekly_reconciliation") as on_step:
+            outcome = run_job("weekly_reconciliation", env=sandbox.env(("itglue", psa, "datto_rmm", "ninjaone")),
+                              on_step=on_step)
     report(outcome, expected=world.expected_counts())
+
+
+@contextmanager
+def step_progress(job_name: str) -> Iterator:
+    """An on_step callback for run_job: a live line per step in a terminal (rich), plain timestamped lines on stdout
+    when stdout is a file or a pipe (logs, CI). Errors stay on stderr, one line each."""
+    if not sys.stdout.isatty():
+        def plain(step: str, status: str) -> None:
+            click.echo(f"{datetime.now():%H:%M:%S} {job_name}: {step} {status}")
+        yield plain
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=False) as bar:
+        tasks: dict[str, int] = {}
+        marks = {"succeeded": "[green]done[/]", "failed": "[red]failed[/]", "skipped": "[yellow]skipped[/]"}
+
+        def live(step: str, status: str) -> None:
+            if status == "started":
+                tasks[step] = bar.add_task(f"{step} …", total=1)
+            elif step in tasks:
+                bar.update(tasks[step], description=f"{step} {marks.get(status, status)}", completed=1)
+            else:
+                bar.add_task(f"{step} {marks.get(status, status)}", total=1, completed=1)
+        yield live
 
 
 def report(outcome, expected: dict[str, int] | None = None) -> None:
@@ -72,8 +103,13 @@ def report(outcome, expected: dict[str, int] | None = None) -> None:
         if expected and name.startswith("raw.") and name[4:] in expected:
             check = "  ok" if expected[name[4:]] == rows else f"  expected {expected[name[4:]]}"
         click.echo(f"  {name:<{width}}  {rows:>9,}{check}")
+    from pipelines.publish import published_path
+    from pipelines.settings import environment
+
+    copy = published_path(store, environment())
     click.echo(f"\nWarehouse: {store.path}")
-    click.echo(f"  query it:  duckdb {store.path} -c \"SELECT * FROM staging.configurations LIMIT 10\"")
+    click.echo(f"Published read-only copy (query it any time, even during a run): {copy}")
+    click.echo(f"  query it:  duckdb -readonly {copy} < sql/queries/duplicates_per_organization.sql")
     click.echo("  Dagster UI: make ui   (or: dagster dev -w workspace.yaml), then open http://127.0.0.1:3000")
     if expected and any(name.startswith("raw.") and name[4:] in expected and expected[name[4:]] != rows
                         for name, rows in tables.items()):
@@ -173,13 +209,30 @@ def apply(batch_id: str, dry_run: bool) -> None:
     from pipelines.assets.cleanup import apply_run_config  # Dagster loads slowly: only when a run is launched
     from pipelines.runner import run_job
 
-    outcome = run_job("apply_cleanup", run_config=apply_run_config(batch_id), tags={"cleanup/batch": batch_id})
+    with step_progress("apply_cleanup") as on_step:
+        outcome = run_job("apply_cleanup", run_config=apply_run_config(batch_id), tags={"cleanup/batch": batch_id},
+                          on_step=on_step)
     if not outcome.success:
         reasons = "; ".join(reason for _, reason in outcome.failures) or "see the run in the Dagster UI"
         fail(f"{reasons} (run {outcome.run_id})")
+    _publish_after(outcome.run_id)
     click.echo(f"Run {outcome.run_id} applied batch {batch_id}:")
     for line in _with_warehouse(lambda con: show_lines(con, batch_id)):
         click.echo(line)
+
+
+def _publish_after(run_id: str) -> None:
+    """Refresh the published copy, so that SQL on it (sql/queries/last_apply_changes.sql) sees what was just done."""
+    from pipelines.publish import PublishError, publish, published_path
+    from pipelines.settings import environment
+    from pipelines.warehouse import Warehouse, WarehouseLocked
+
+    store = Warehouse(warehouse_path())
+    try:
+        publication = publish(store, published_path(store, environment()), run_id=run_id)
+    except (PublishError, WarehouseLocked) as exc:
+        fail(str(exc))
+    click.echo(f"Published the read-only copy: {publication.path}")
 
 
 @main.command()

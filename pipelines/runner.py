@@ -1,5 +1,8 @@
 """Launching jobs as real Dagster runs recorded in DAGSTER_HOME (so they show in the UI), and reading their outcome."""
 
+import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -17,12 +20,14 @@ class RunOutcome:
 
 def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "",
             instance: dg.DagsterInstance | None = None, run_config: dict | None = None,
-            tags: dict[str, str] | None = None, log_level: str = "CRITICAL") -> RunOutcome:
+            tags: dict[str, str] | None = None, log_level: str = "CRITICAL",
+            on_step: Callable[[str, str], None] | None = None) -> RunOutcome:
     """Execute a job of pipelines.definitions in this process; `env` overrides source settings for this run,
     `run_config` and `tags` are passed to the run (apply_cleanup takes its batch id as config).
 
     The run's event log goes to DAGSTER_HOME (the UI shows it); the terminal only gets `log_level` and above, so
-    that the command's own summary and one-line errors are what a user reads.
+    that the command's own summary and one-line errors are what a user reads. `on_step(step, status)` is called as
+    steps start and end (status "started", "succeeded", "failed" or "skipped"), for a progress display.
     """
     from pipelines.definitions import defs
 
@@ -31,13 +36,19 @@ def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "
     instance = instance or dg.DagsterInstance.get()
     try:
         job = defs.resolve_job_def(job_name)
-        result = job.execute_in_process(
-            instance=instance,
-            resources={"sources": SourcesResource(env=env or {}), "warehouse": WarehouseResource(path=warehouse)},
-            raise_on_error=False,
-            run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}},
-            tags=tags,
-        )
+        run_id = str(uuid.uuid4())
+        follower = _StepFollower(instance, run_id, on_step) if on_step else None
+        try:
+            result = job.execute_in_process(
+                instance=instance, run_id=run_id,
+                resources={"sources": SourcesResource(env=env or {}), "warehouse": WarehouseResource(path=warehouse)},
+                raise_on_error=False,
+                run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}},
+                tags=tags,
+            )
+        finally:
+            if follower:
+                follower.stop()
         failures = [(event.step_key or "run", one_line_reason(event.step_failure_data.error))
                     for event in result.all_events if event.event_type == dg.DagsterEventType.STEP_FAILURE]
         return RunOutcome(result.run_id, result.success, failures)
@@ -64,3 +75,38 @@ def one_line_reason(error) -> str:
     if ": " in text and text.split(": ", 1)[0].split(".")[-1] == (error.cls_name or ""):
         text = text.split(": ", 1)[1]
     return text if text else prefix.strip()
+
+
+_STEP_STATUS = {dg.DagsterEventType.STEP_START: "started", dg.DagsterEventType.STEP_SUCCESS: "succeeded",
+                dg.DagsterEventType.STEP_FAILURE: "failed", dg.DagsterEventType.STEP_SKIPPED: "skipped"}
+
+
+class _StepFollower:
+    """Reads the run's step events back from the instance while the run executes in the calling thread, and reports
+    each once: the same event log the UI shows, polled twice a second (steps last seconds to minutes)."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str, on_step: Callable[[str, str], None]):
+        self._instance, self._run_id, self._on_step = instance, run_id, on_step
+        self._seen = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="step-follower", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        while not self._done.wait(0.5):
+            self._report()
+
+    def _report(self) -> None:
+        try:
+            records = self._instance.all_logs(self._run_id, of_type=set(_STEP_STATUS))
+        except Exception:  # storage busy or the run not stored yet: the next poll reads it
+            return
+        for record in records[self._seen:]:
+            event = record.dagster_event
+            self._on_step(event.step_key or "run", _STEP_STATUS[event.event_type])
+        self._seen = len(records)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+        self._report()  # the steps that ended after the last poll
