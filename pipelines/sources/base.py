@@ -4,12 +4,12 @@ A source is data, not a branch: a module defines its `Resource`s (one raw table 
 and `pipelines.sources.SOURCES` lists it. Nothing else needs to change to add a system.
 """
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import polars as pl
 
 Record = dict[str, Any]
@@ -34,7 +34,7 @@ class Resource:
         frame = pl.DataFrame(rows, schema=dict(self.schema), orient="row" if not rows else None, strict=False) \
             if rows else pl.DataFrame(schema=dict(self.schema))
         return frame.with_columns(
-            pl.Series("raw_json", [json.dumps(r, separators=(",", ":")) for r in records], dtype=pl.String),
+            pl.Series("raw_json", [orjson.dumps(r).decode() for r in records], dtype=pl.String),
             pl.lit(extracted_at, dtype=pl.Datetime("us", "UTC")).alias("extracted_at"),
         )
 

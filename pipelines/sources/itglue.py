@@ -32,26 +32,19 @@ DEFAULT_BUDGET = RateBudget.within(3000, 300, concurrency=8)
 TOO_LONG = "took too long"
 
 
-def _attr(record: Record, key: str) -> Any:
-    return record.get("attributes", {}).get(key)
-
-
-def _ts(record: Record, key: str):
-    return parse_timestamp(_attr(record, key))
-
-
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
 def _flatten_organization(r: Record) -> Record:
+    a = r.get("attributes") or {}
     return {
-        "id": r["id"], "name": _attr(r, "name"), "short_name": _attr(r, "short-name"),
-        "organization_type_name": _attr(r, "organization-type-name"),
-        "organization_status_name": _attr(r, "organization-status-name"),
-        "psa_integration": _attr(r, "psa-integration"), "primary": _attr(r, "primary"),
-        "parent_id": _text(_attr(r, "parent-id")), "quick_notes": _attr(r, "quick-notes"),
-        "created_at": _ts(r, "created-at"), "updated_at": _ts(r, "updated-at"),
+        "id": r["id"], "name": a.get("name"), "short_name": a.get("short-name"),
+        "organization_type_name": a.get("organization-type-name"),
+        "organization_status_name": a.get("organization-status-name"),
+        "psa_integration": a.get("psa-integration"), "primary": a.get("primary"),
+        "parent_id": _text(a.get("parent-id")), "quick_notes": a.get("quick-notes"),
+        "created_at": parse_timestamp(a.get("created-at")), "updated_at": parse_timestamp(a.get("updated-at")),
     }
 
 
@@ -61,28 +54,29 @@ def _rmm_attrs(r: Record) -> dict[str, Any]:
 
 
 def _flatten_configuration(r: Record) -> Record:
+    a = r.get("attributes") or {}
     rmm = _rmm_attrs(r)
     macs = rmm.get("mac-addresses")
     return {
-        "id": r["id"], "organization_id": _text(_attr(r, "organization-id")),
-        "organization_name": _attr(r, "organization-name"), "name": _attr(r, "name"),
-        "hostname": _attr(r, "hostname"), "primary_ip": _attr(r, "primary-ip"),
-        "mac_address": _attr(r, "mac-address"), "serial_number": _attr(r, "serial-number"),
-        "asset_tag": _attr(r, "asset-tag"),
-        "configuration_type_name": _attr(r, "configuration-type-name"),
-        "configuration_type_kind": _attr(r, "configuration-type-kind"),
-        "configuration_status_name": _attr(r, "configuration-status-name"),
-        "manufacturer_name": _attr(r, "manufacturer-name"), "model_name": _attr(r, "model-name"),
-        "operating_system_name": _attr(r, "operating-system-name"),
-        "location_id": _text(_attr(r, "location-id")), "contact_id": _text(_attr(r, "contact-id")),
-        "archived": _attr(r, "archived"), "psa_integration": _attr(r, "psa-integration"),
-        "resource_url": _attr(r, "resource-url"),
+        "id": r["id"], "organization_id": _text(a.get("organization-id")),
+        "organization_name": a.get("organization-name"), "name": a.get("name"),
+        "hostname": a.get("hostname"), "primary_ip": a.get("primary-ip"),
+        "mac_address": a.get("mac-address"), "serial_number": a.get("serial-number"),
+        "asset_tag": a.get("asset-tag"),
+        "configuration_type_name": a.get("configuration-type-name"),
+        "configuration_type_kind": a.get("configuration-type-kind"),
+        "configuration_status_name": a.get("configuration-status-name"),
+        "manufacturer_name": a.get("manufacturer-name"), "model_name": a.get("model-name"),
+        "operating_system_name": a.get("operating-system-name"),
+        "location_id": _text(a.get("location-id")), "contact_id": _text(a.get("contact-id")),
+        "archived": a.get("archived"), "psa_integration": a.get("psa-integration"),
+        "resource_url": a.get("resource-url"),
         "rmm_record_count": len(r.get("rmm_records") or []),
         "rmm_integration_type": rmm.get("rmm-integration-type"),
         "rmm_device_id": _text(rmm.get("device-id")),
         "rmm_hostname": rmm.get("hostname"), "rmm_serial_number": rmm.get("serial-number"),
         "rmm_mac_addresses": ", ".join(macs) if isinstance(macs, list) else _text(macs),
-        "created_at": _ts(r, "created-at"), "updated_at": _ts(r, "updated-at"),
+        "created_at": parse_timestamp(a.get("created-at")), "updated_at": parse_timestamp(a.get("updated-at")),
     }
 
 
@@ -93,12 +87,13 @@ def _primary(items: list[dict] | None) -> str | None:
 
 
 def _flatten_contact(r: Record) -> Record:
+    a = r.get("attributes") or {}
     return {
-        "id": r["id"], "organization_id": _text(_attr(r, "organization-id")),
-        "first_name": _attr(r, "first-name"), "last_name": _attr(r, "last-name"), "title": _attr(r, "title"),
-        "primary_email": _primary(_attr(r, "contact-emails")), "primary_phone": _primary(_attr(r, "contact-phones")),
-        "psa_integration": _attr(r, "psa-integration"), "resource_url": _attr(r, "resource-url"),
-        "created_at": _ts(r, "created-at"), "updated_at": _ts(r, "updated-at"),
+        "id": r["id"], "organization_id": _text(a.get("organization-id")),
+        "first_name": a.get("first-name"), "last_name": a.get("last-name"), "title": a.get("title"),
+        "primary_email": _primary(a.get("contact-emails")), "primary_phone": _primary(a.get("contact-phones")),
+        "psa_integration": a.get("psa-integration"), "resource_url": a.get("resource-url"),
+        "created_at": parse_timestamp(a.get("created-at")), "updated_at": parse_timestamp(a.get("updated-at")),
     }
 
 
