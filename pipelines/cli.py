@@ -45,16 +45,22 @@ def run() -> None:
 def demo(seed: int, scale: int, psa: str) -> None:
     """Start the built-in sandbox tenant, run the weekly job against it over HTTP, stop it, and summarize."""
     from pipelines.runner import run_job
+    from pipelines.sandbox.guard import refuse_live_warehouse
     from pipelines.sandbox.server import RunningSandbox, Sandbox
     from pipelines.sandbox.world import build_world
 
+    try:
+        refuse_live_warehouse(warehouse_path())
+    except RuntimeError as exc:
+        fail(str(exc))
     click.echo(f"Building the sandbox tenant (seed {seed}, {scale} clients)…")
     world = build_world(seed=seed, scale=scale, psa=psa)
     with RunningSandbox(Sandbox(world)) as sandbox:
         click.echo(f"Sandbox serving IT Glue, {psa} and the RMMs on {sandbox.url}")
         with step_progress("weekly_reconciliation") as on_step:
+            # isolated: accounts configured on this machine (.env) take no part in the demo
             outcome = run_job("weekly_reconciliation", env=sandbox.env(("itglue", psa, "datto_rmm", "ninjaone")),
-                              on_step=on_step)
+                              on_step=on_step, isolated=True)
     report(outcome, expected=world.expected_counts())
 
 

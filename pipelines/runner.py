@@ -21,13 +21,15 @@ class RunOutcome:
 def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "",
             instance: dg.DagsterInstance | None = None, run_config: dict | None = None,
             tags: dict[str, str] | None = None, log_level: str = "CRITICAL",
-            on_step: Callable[[str, str], None] | None = None) -> RunOutcome:
+            on_step: Callable[[str, str], None] | None = None, isolated: bool = False) -> RunOutcome:
     """Execute a job of pipelines.definitions in this process; `env` overrides source settings for this run,
     `run_config` and `tags` are passed to the run (apply_cleanup takes its batch id as config).
 
     The run's event log goes to DAGSTER_HOME (the UI shows it); the terminal only gets `log_level` and above, so
     that the command's own summary and one-line errors are what a user reads. `on_step(step, status)` is called as
     steps start and end (status "started", "succeeded", "failed" or "skipped"), for a progress display.
+    `isolated`: only `env` configures sources, not the machine's variables or `.env` (the demo must never reach a
+    real account configured on the same machine).
     """
     from pipelines.definitions import defs
 
@@ -41,7 +43,8 @@ def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "
         try:
             result = job.execute_in_process(
                 instance=instance, run_id=run_id,
-                resources={"sources": SourcesResource(env=env or {}), "warehouse": WarehouseResource(path=warehouse)},
+                resources={"sources": SourcesResource(env=env or {}, read_environment=not isolated),
+                           "warehouse": WarehouseResource(path=warehouse)},
                 raise_on_error=False,
                 run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}},
                 tags=tags,

@@ -111,3 +111,20 @@ def test_the_cli_run_is_recorded_in_dagster_home(cli_env, tmp_path):
         assert len(runs) == 1 and runs[0].job_name == "weekly_reconciliation" and runs[0].is_success
     with duckdb.connect(cli_env["RECON_WAREHOUSE"], read_only=True) as con:
         assert con.sql("SELECT count(*) FROM staging.configurations").fetchall()[0][0] > 0
+
+
+def test_the_demo_never_overwrites_a_real_tenant(tmp_path):
+    from pipelines.sandbox.guard import refuse_live_warehouse
+
+    path = tmp_path / "live.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA raw")
+        con.execute("CREATE TABLE raw.itglue_configurations (id VARCHAR, resource_url VARCHAR)")
+        con.execute("INSERT INTO raw.itglue_configurations VALUES "
+                    "('1', 'https://sandbox.itglue.com/1/configurations/1')")
+    refuse_live_warehouse(path)  # a sandbox warehouse may be refreshed
+    with duckdb.connect(str(path)) as con:
+        con.execute("INSERT INTO raw.itglue_configurations VALUES "
+                    "('2', 'https://acme.itglue.com/9/configurations/2')")
+    with pytest.raises(RuntimeError, match="1 IT Glue configurations from a real account"):
+        refuse_live_warehouse(path)
