@@ -122,6 +122,39 @@ def report(outcome, expected: dict[str, int] | None = None) -> None:
         fail("row counts differ from the sandbox tenant's")
 
 
+@main.command()
+@click.argument("query")
+@click.option("--warehouse", "use_warehouse", is_flag=True,
+              help="Query the warehouse itself (only while no run holds it) instead of the published copy.")
+@click.option("--limit", default=50, show_default=True, help="Rows to print.")
+def sql(query: str, use_warehouse: bool, limit: int) -> None:
+    """Run QUERY (SQL text, or a .sql file such as sql/queries/why_matched.sql) on the published copy, read-only."""
+    from pathlib import Path
+
+    import duckdb
+
+    from pipelines.publish import published_path
+    from pipelines.settings import environment
+    from pipelines.warehouse import Warehouse
+
+    store = Warehouse(warehouse_path())
+    target = store.path if use_warehouse else published_path(store, environment())
+    if not target.exists():
+        fail(f"{target} does not exist yet: run the weekly job first (make demo, or msp-recon run)")
+    text = Path(query).read_text() if query.endswith(".sql") and Path(query).exists() else query
+    try:
+        with duckdb.connect(str(target), read_only=True) as con:
+            *setup, last = [s for s in text.split(";") if s.strip()]
+            for statement in setup:
+                con.execute(statement)
+            relation = con.sql(last)
+            if relation is None:
+                return
+            click.echo(relation.limit(limit).show(max_width=200, max_rows=limit) or "", nl=False)
+    except duckdb.Error as exc:
+        fail(f"{target.name}: {str(exc).splitlines()[0]}")
+
+
 @main.group()
 def sandbox() -> None:
     """The built-in sandbox tenant, served over the vendors' real wire protocols."""
