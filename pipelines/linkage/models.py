@@ -16,7 +16,6 @@ from typing import Literal
 import splink
 from splink import Linker, SettingsCreator
 
-from pipelines.linkage.backend import LinkageEngine
 from pipelines.linkage.settings import EntitySpec
 
 log = logging.getLogger(__name__)
@@ -132,10 +131,16 @@ def train(linker: Linker, spec: EntitySpec, n_records: int, *, max_pairs: float 
     for rule in spec.training_blocks:
         rule = rule()
         name = rule.get_blocking_rule(linker._sql_dialect_str).blocking_rule_sql
+        # Splink's EM session edits the linker's settings in place (drops the comparisons the block uses, swaps in a
+        # block-adjusted prior) and only puts them back when it succeeds: a failed block would otherwise leave the
+        # model without those comparisons and with a prior of the block, not of the tenant
+        saved = linker._settings_obj.core_model_settings.copy()
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 rule, estimate_without_term_frequencies=True, fix_probability_two_random_records_match=True)
             steps.append(f"m: EM on block {name}")
         except Exception as exc:
-            steps.append(f"m: EM on block {name} skipped ({type(exc).__name__}: {str(exc)[:160]})")
+            linker._settings_obj.core_model_settings = saved
+            steps.append(f"m: EM on block {name} skipped, estimates before it kept ({type(exc).__name__}: "
+                         f"{str(exc)[:160]})")
     return steps

@@ -114,7 +114,14 @@ def configuration_comparisons() -> list[ComparisonCreator]:
         ]),
         _comparison("hostname", [
             _null(["hostname_norm"]),
-            _level("hostname_norm_l = hostname_norm_r", "hostname exact", 0.85, 0.001, tf="hostname_norm"),
+            # hostnames are unique inside one client's network: a PSA item with no serial, MAC or IP (PSAs often
+            # hold none) is still its device when the name agrees within the linked organization. The
+            # frequency is of the name within the organization, so WS-001 at every client costs nothing here
+            _level("org_hostname_l = org_hostname_r", "hostname exact, same organization", 0.8, 0.00002,
+                   tf="org_hostname"),
+            # the same name at another client (DC01, WS-001): the organization comparison speaks against it
+            _level("hostname_norm_l = hostname_norm_r", "hostname exact, other organization", 0.05, 0.001,
+                   tf="hostname_norm"),
             _level("name_norm_l = name_norm_r OR hostname_norm_l = name_norm_r OR name_norm_l = hostname_norm_r",
                    "name equals the other's name or hostname", 0.04, 0.001),
             # "litware-vm03" vs "litware-vm02" is 0.97 similar and two machines: the digits must agree
@@ -199,7 +206,7 @@ CONFIGURATION = EntitySpec(
     entity_type="configuration",
     input_sql="linkage/input_configurations.sql",
     input_table="configuration_input",
-    columns=("org_cluster", "name_norm", "hostname_norm", "serial_norm", "serial_copies", "mac_norm", "macs", "ip",
+    columns=("org_cluster", "name_norm", "hostname_norm", "org_hostname", "serial_norm", "serial_copies", "mac_norm", "macs", "ip",
              "config_type", "rmm_device_id"),
     comparisons=configuration_comparisons,
     blocking=(

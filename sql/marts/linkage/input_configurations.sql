@@ -6,6 +6,9 @@ SELECT c.source || ':' || c.source_id AS unique_id,
        oc.cluster_id AS org_cluster,
        c.name_norm,
        coalesce(c.hostname_norm, c.name_norm) AS hostname_norm,
+       -- the hostname inside its organization: WS-001 at forty clients is common, WS-001 twice at one client is not,
+       -- so agreement here weighs far more than agreement on the bare hostname
+       oc.cluster_id || '|' || coalesce(c.hostname_norm, c.name_norm) AS org_hostname,
        c.serial_norm,
        -- how many records of one system carry this serial: above 2 it is a clone's or a template's, not a device's
        coalesce(sc.serial_copies, 0) AS serial_copies,
