@@ -19,7 +19,14 @@ from splink import Linker
 
 from pipelines.linkage import charts as charts_mod
 from pipelines.linkage.backend import Backend, LinkageEngine, create_engine
-from pipelines.linkage.models import ModelMismatch, ModelStore, OnMismatch, settings_for, train, with_link_type
+from pipelines.linkage.models import (
+    ModelMismatch,
+    ModelStore,
+    OnMismatch,
+    settings_for,
+    train,
+    with_link_type,
+)
 from pipelines.linkage.settings import ENTITY_TYPES, SOURCE_ROLES, SPECS, EntitySpec
 from pipelines.warehouse import SQL_DIR, Warehouse, table_exists
 
@@ -42,7 +49,8 @@ class LinkageOptions:
     memory_limit: str | None = None
     max_u_pairs: float = 2e6
     max_orgs_per_anchor: int | None = None  # default: two per source present
-    burst_min_records: int = 4               # manual records within 3 minutes that make an import burst
+    burst_min_records: int = 4               # manual records within burst_seconds either side: an import burst
+    burst_seconds: int = 180                 # records made this close together were made in "the same minutes"
     pair_floor: float = 0.01                 # pairs below this probability are not kept in the pair tables
     thresholds: dict[str, float] = field(default_factory=dict)  # per entity type, else the spec's
 
@@ -282,7 +290,8 @@ def _build_marts(engine: LinkageEngine, entity_types: tuple[str, ...], options: 
     con.execute("CREATE OR REPLACE TEMP TABLE linkage_edges AS " + " UNION ALL ".join(
         f"SELECT '{e}' AS entity_type, unique_id_l, unique_id_r, match_probability FROM edges_{e}"
         for e in ENTITY_TYPES))
-    con.execute(_sql("duplicates.sql", burst_min_records=options.burst_min_records))
+    con.execute(_sql("duplicates.sql", burst_min_records=options.burst_min_records,
+                     burst_seconds=options.burst_seconds))
     con.execute(_sql("orphans.sql"))
     con.execute(_sql("history.sql"))
     tables = {

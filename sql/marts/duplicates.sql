@@ -1,24 +1,55 @@
 -- marts.duplicates: records in a cluster that holds two or more records of one source, with the cluster's cause (the
 -- article's four signatures, domain.md) and the record to keep (the article's rule: the copy that syncs with the
 -- PSA wins). Reads linkage_records, entity_clusters, linkage_edges (entity_type, unique_id_l, unique_id_r,
--- match_probability: the edges the clusters were built from) and {burst_min_records} (an integer).
+-- match_probability: the edges the clusters were built from), {burst_min_records} and {burst_seconds} (integers).
 
 CREATE OR REPLACE TEMP TABLE duplicates AS
 WITH manual AS (
-    -- A CSV import creates many manual records within a minute or two; hand-documenting does not.
-    SELECT entity_type, unique_id,
-           count(*) OVER (PARTITION BY entity_type ORDER BY created_at
-                          RANGE BETWEEN INTERVAL 90 SECOND PRECEDING AND INTERVAL 90 SECOND FOLLOWING)
-               >= {burst_min_records} AS in_burst
-    FROM linkage_records
+    -- made by hand or by an import: IT Glue records with neither a PSA sync nor RMM data
+    SELECT entity_type, unique_id, created_at FROM linkage_records
     WHERE role = 'documentation' AND psa_integration IS NULL AND NOT has_rmm_record AND created_at IS NOT NULL
+), sessions AS (
+    -- manual records made within {burst_seconds} s of the previous one belong to one session (an import writes a
+    -- sheet of devices and people in seconds; documenting by hand does not go that fast)
+    SELECT *, sum(CASE WHEN gap IS NULL OR gap > {burst_seconds} THEN 1 ELSE 0 END)
+                  OVER (ORDER BY created_at, unique_id ROWS UNBOUNDED PRECEDING) AS session_id
+    FROM (SELECT *, epoch(created_at) - epoch(lag(created_at) OVER (ORDER BY created_at, unique_id)) AS gap
+          FROM manual)
+), dense AS (
+    SELECT entity_type, unique_id, session_id,
+           count(*) OVER (PARTITION BY session_id) >= {burst_min_records} AS in_burst
+    FROM sessions
+), rmm_made_orgs AS (
+    -- an organization the RMM's direct sync created holds devices that carry RMM data and never synced from the
+    -- PSA: most of its configurations are such copies (a PSA-synced organization's are PSA-synced)
+    SELECT organization_uid AS unique_id
+    FROM linkage_records
+    WHERE entity_type = 'configuration' AND role = 'documentation' AND organization_uid IS NOT NULL
+    GROUP BY 1
+    HAVING count(*) FILTER (WHERE has_rmm_record AND psa_integration IS NULL) * 2 > count(*)
 ), members AS (
-    SELECT r.*, c.cluster_id, coalesce(m.in_burst, FALSE) AS in_burst,
+    SELECT r.* REPLACE (CASE WHEN r.entity_type = 'organization' THEN k.unique_id IS NOT NULL
+                             ELSE r.has_rmm_record END AS has_rmm_record),
+           c.cluster_id, coalesce(m.in_burst, FALSE) AS in_burst, m.session_id,
            count(*) OVER (PARTITION BY r.entity_type, c.cluster_id, r.source) AS n_in_source
     FROM linkage_records r
     JOIN entity_clusters c USING (entity_type, unique_id)
-    LEFT JOIN manual m USING (entity_type, unique_id)
+    LEFT JOIN dense m USING (entity_type, unique_id)
+    LEFT JOIN rmm_made_orgs k ON r.entity_type = 'organization' AND k.unique_id = r.unique_id
     QUALIFY n_in_source >= 2
+), copy_pairs AS (
+    -- two manual copies of one thing and the two sessions that made them
+    SELECT a.entity_type, a.cluster_id, a.source, a.session_id AS session_first, b.session_id AS session_second
+    FROM members a
+    JOIN members b ON a.entity_type = b.entity_type AND a.cluster_id = b.cluster_id AND a.source = b.source
+                  AND (a.created_at, a.unique_id) < (b.created_at, b.unique_id)
+    WHERE a.session_id IS NOT NULL AND b.session_id IS NOT NULL
+), repeated_imports AS (
+    -- the same two sessions made copies of other things too: one sheet imported twice. A copy made by hand at
+    -- some moment has no such twin.
+    SELECT DISTINCT entity_type, cluster_id, source
+    FROM copy_pairs
+    QUALIFY count(DISTINCT (entity_type, cluster_id)) OVER (PARTITION BY session_first, session_second) >= 2
 ), grouped AS (
     SELECT entity_type, cluster_id, source, any_value(role) AS role,
            count(*) FILTER (WHERE psa_integration IS NOT NULL) AS n_synced,
@@ -36,13 +67,14 @@ WITH manual AS (
         WHEN n_synced >= 2 THEN 'source_duplicate'
         -- one copy came straight from the RMM, the other through the PSA
         WHEN n_rmm_direct >= 1 AND n_synced >= 1 THEN 'sync_method_change'
-        -- manual copies created in import bursts
-        WHEN n_manual_in_burst >= 2 THEN 'csv_double_import'
+        -- manual copies made by one import repeated, or each inside an import burst
+        WHEN n_manual >= 2 AND (repeated OR n_manual_in_burst >= 2) THEN 'csv_double_import'
         -- documented by hand before the first sync, which did not match it exactly
         WHEN n_manual >= 1 AND n_synced >= 1 AND (first_manual <= first_synced OR first_synced IS NULL
                                                    OR first_manual IS NULL) THEN 'pre_sync_existing'
         ELSE 'unknown' END AS cause
-    FROM grouped
+    FROM (SELECT g.*, r.cluster_id IS NOT NULL AS repeated
+          FROM grouped g LEFT JOIN repeated_imports r USING (entity_type, cluster_id, source))
 ), edge AS (
     SELECT entity_type, unique_id_l AS u, unique_id_r AS v, match_probability FROM linkage_edges
     UNION ALL SELECT entity_type, unique_id_r, unique_id_l, match_probability FROM linkage_edges
