@@ -49,6 +49,7 @@ class LinkageOptions:
     memory_limit: str | None = None
     max_u_pairs: float = 2e6
     max_orgs_per_anchor: int | None = None  # default: two per source present
+    max_first_token_block: int = 60          # organizations sharing a first name word beyond this are not blocked on it
     burst_min_records: int = 4               # manual records within burst_seconds either side: an import burst
     burst_seconds: int = 180                 # records made this close together were made in "the same minutes"
     pair_floor: float = 0.01                 # pairs below this probability are not kept in the pair tables
@@ -77,7 +78,7 @@ def _load_staging(engine: LinkageEngine, staging: Mapping[str, object]) -> None:
     """stg_<table> for each entity: the staged frame on the staging shape (missing columns NULL, types fixed)."""
     con = engine.con
     con.execute((SQL_DIR / "staging" / "shape.sql").read_text())
-    for entity, table in STAGING_TABLES.items():
+    for table in STAGING_TABLES.values():
         frame = staging.get(table)
         if frame is None:
             con.execute(f"CREATE OR REPLACE TEMP TABLE stg_{table} AS SELECT * FROM {table}_shape")
@@ -171,7 +172,8 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
     """Predict, keep the pair table, cluster. Leaves pairs_<e>, edges_<e>, clusters_<e> in the engine's connection."""
     con, e = engine.con, spec.entity_type
     t0 = time.perf_counter()
-    params = {"max_orgs_per_anchor": options.max_orgs_per_anchor or 0}
+    params = {"max_orgs_per_anchor": options.max_orgs_per_anchor or 0,
+              "max_first_token_block": options.max_first_token_block}
     if e == "organization" and not options.max_orgs_per_anchor:
         n_sources = con.execute("SELECT count(DISTINCT source) FROM stg_organizations").fetchall()[0][0]
         params["max_orgs_per_anchor"] = max(2, 2 * n_sources)

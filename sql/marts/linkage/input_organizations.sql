@@ -1,31 +1,37 @@
 -- Model input for organizations. Names alone are weak evidence, so each organization also carries what it contains:
 -- the device and person identifiers ("anchors") of its configurations and contacts. Two organizations whose
 -- children share anchors are one client; two that share none, however alike their names, are two.
--- Reads stg_organizations, stg_configurations, stg_contacts, source_roles; {max_orgs_per_anchor} is an integer.
+-- Reads stg_organizations, stg_configurations, stg_contacts, source_roles; {max_orgs_per_anchor} and
+-- {max_first_token_block} are integers.
 
 CREATE OR REPLACE TEMP TABLE org_child_anchor AS
-WITH child AS (
-    SELECT source || ':' || organization_source_id AS org_uid, source || ':' || source_id AS child_uid,
-           ['s:' || serial_norm, 'm:' || mac_norm, 'r:' || rmm_device_id] AS anchors
-    FROM stg_configurations WHERE organization_source_id IS NOT NULL
-    UNION ALL
-    SELECT source || ':' || organization_source_id, 'contact:' || source || ':' || source_id, ['e:' || email_norm]
-    FROM stg_contacts WHERE organization_source_id IS NOT NULL
-), keyed AS (
-    SELECT DISTINCT org_uid, child_uid, anchor
-    FROM (SELECT org_uid, child_uid, unnest(anchors) AS anchor FROM child)
-    WHERE anchor IS NOT NULL
-), spread AS (
+WITH keyed AS (
+    -- one row per (organization, child, identifier); a plain UNION ALL per identifier column, no lists to unnest
+    SELECT DISTINCT org_uid, child_uid, child_source, anchor FROM (
+        SELECT source || ':' || organization_source_id AS org_uid, source || ':' || source_id AS child_uid,
+               source AS child_source, 's:' || serial_norm AS anchor
+        FROM stg_configurations WHERE organization_source_id IS NOT NULL AND serial_norm IS NOT NULL
+        UNION ALL
+        SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'm:' || mac_norm
+        FROM stg_configurations WHERE organization_source_id IS NOT NULL AND mac_norm IS NOT NULL
+        UNION ALL
+        SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'r:' || rmm_device_id
+        FROM stg_configurations WHERE organization_source_id IS NOT NULL AND rmm_device_id IS NOT NULL
+        UNION ALL
+        SELECT source || ':' || organization_source_id, 'contact:' || source || ':' || source_id, 'contact:' || source,
+               'e:' || email_norm
+        FROM stg_contacts WHERE organization_source_id IS NOT NULL AND email_norm IS NOT NULL)
+), per_system AS (
+    SELECT anchor, child_source, count(*) AS n_children, count(DISTINCT org_uid) AS n_orgs
+    FROM keyed GROUP BY ALL
+), usable AS (
     -- An anchor found under many organizations (a VPN adapter's MAC, a shared helpdesk mailbox) identifies none;
     -- nor does one many records of one system carry (a VM-clone serial): a real device is in a system once or twice.
-    SELECT anchor FROM keyed GROUP BY anchor HAVING count(DISTINCT org_uid) > {max_orgs_per_anchor}
-    UNION
-    SELECT anchor FROM keyed GROUP BY anchor, split_part(child_uid, ':', 1) HAVING count(DISTINCT child_uid) > 2
-    UNION
-    SELECT anchor FROM keyed WHERE child_uid LIKE 'contact:%'
-    GROUP BY anchor, split_part(child_uid, ':', 2) HAVING count(DISTINCT child_uid) > 2
+    -- (An organization id carries its system, so organizations per system add up to organizations.)
+    SELECT anchor FROM per_system GROUP BY anchor
+    HAVING sum(n_orgs) <= {max_orgs_per_anchor} AND max(n_children) <= 2
 )
-SELECT * FROM keyed WHERE anchor NOT IN (SELECT anchor FROM spread);
+SELECT org_uid, child_uid, anchor FROM keyed SEMI JOIN usable USING (anchor);
 
 CREATE OR REPLACE TEMP TABLE org_shared_children AS
 WITH pairs AS (
@@ -44,7 +50,10 @@ CREATE OR REPLACE TEMP TABLE org_input AS
 SELECT o.source || ':' || o.source_id AS unique_id,
        o.source, o.source_id,
        o.name_norm,
-       nullif(split_part(o.name_norm, ' ', 1), '') AS name_first_token,
+       -- blocks "contoso main office" with "contoso"; a first word hundreds of organizations start with ("the",
+       -- "first", a franchise brand) would make its block quadratic and narrows nothing, so it blocks nothing
+       CASE WHEN count(*) OVER (PARTITION BY nullif(split_part(o.name_norm, ' ', 1), '')) <= {max_first_token_block}
+            THEN nullif(split_part(o.name_norm, ' ', 1), '') END AS name_first_token,
        o.domain,
        o.phone_digits,
        nullif(lower(trim(o.city)), '') AS city,
