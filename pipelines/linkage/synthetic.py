@@ -7,11 +7,9 @@ duplicate causes, the three orphan reasons, DC01 at every client, VM-clone and p
 The truth frames have the columns of `pipelines.sandbox.world.Truth` (entities, duplicates, orphans).
 """
 
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import random
-from datetime import timedelta
 
 import polars as pl
 
@@ -90,7 +88,6 @@ def synthetic_tenant(n_clients: int = 40, devices_per_client: int = 30, contacts
 
     # ---- devices (column-wise, a million in seconds) --------------------------------------------------------------
     N, D = C * devices_per_client, devices_per_client
-    prefixes = ["ws", "lt", "srv", "prn", "fw"]
     types = {"ws": "workstation", "lt": "laptop", "srv": "server", "prn": "printer", "fw": "network"}
     dev = pl.DataFrame({"device": pl.int_range(N, eager=True)}).with_columns(
         (pl.col("device") // D).alias("client"), (pl.col("device") % D).alias("j"),

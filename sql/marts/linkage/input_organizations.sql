@@ -18,8 +18,10 @@ WITH keyed AS (
         SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'r:' || rmm_device_id
         FROM stg_configurations WHERE organization_source_id IS NOT NULL AND rmm_device_id IS NOT NULL
         UNION ALL
+        -- a person, not a mailbox: franchise branches share a domain and mailboxes like maria@ or info@ that
+        -- different people answer, so an address counts only together with the name of the person it belongs to
         SELECT source || ':' || organization_source_id, 'contact:' || source || ':' || source_id, 'contact:' || source,
-               'e:' || email_norm
+               'e:' || email_norm || '|' || coalesce(last_name_norm, '')
         FROM stg_contacts WHERE organization_source_id IS NOT NULL AND email_norm IS NOT NULL)
 ), per_system AS (
     SELECT anchor, child_source, count(*) AS n_children, count(DISTINCT org_uid) AS n_orgs
