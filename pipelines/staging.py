@@ -49,6 +49,7 @@ def build_staging(con: duckdb.DuckDBPyConnection, sources: Iterable[str]) -> dic
                     parts.append(f"({select})")
             con.execute(f"CREATE OR REPLACE TABLE staging.{table} AS " + "\nUNION ALL BY NAME\n".join(parts))
             _check_shape(con, table)
+            _check_unique(con, table)
             counts[table] = dict(con.execute(
                 f"SELECT source, count(*) FROM staging.{table} GROUP BY 1 ORDER BY 1").fetchall())
         con.execute("COMMIT")
@@ -56,6 +57,17 @@ def build_staging(con: duckdb.DuckDBPyConnection, sources: Iterable[str]) -> dic
         con.execute("ROLLBACK")
         raise
     return counts
+
+
+def _check_unique(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """One row per record: a repeated (source, source_id) would put one record in two clusters downstream."""
+    repeated = con.execute(
+        f"SELECT source, source_id, count(*) FROM staging.{table} GROUP BY ALL HAVING count(*) > 1 "
+        "ORDER BY 3 DESC, 1, 2 LIMIT 3").fetchall()
+    if repeated:
+        examples = ", ".join(f"{s}:{i} x{n}" for s, i, n in repeated)
+        raise StagingError(f"staging.{table}: records repeated within one source ({examples}); "
+                           "a source's raw table or staging SELECT yields one record more than once")
 
 
 def _check_shape(con: duckdb.DuckDBPyConnection, table: str) -> None:

@@ -78,3 +78,26 @@ def test_phones_emails_domains(con):
 ])
 def test_configuration_categories(con, raw, expected):
     assert one(con, "config_category(?)", raw) == expected
+
+
+def test_staging_refuses_a_record_repeated_within_a_source():
+    import polars as pl
+
+    from pipelines.staging import StagingError, build_staging
+    from pipelines.warehouse import replace_tables
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw; CREATE SCHEMA staging")
+    row = {"id": "7", "name": "Contoso", "short_name": None, "organization_type_name": None,
+           "organization_status_name": "Active", "psa_integration": None, "primary": False, "parent_id": None,
+           "quick_notes": None, "created_at": None, "updated_at": None, "raw_json": "{}", "extracted_at": None}
+    from pipelines.sources.itglue import CONFIGURATIONS, CONTACTS, ORGANIZATIONS
+
+    frames = {r.table: r.empty_frame() for r in (CONFIGURATIONS, CONTACTS)}
+    frames["itglue_organizations"] = pl.concat([ORGANIZATIONS.empty_frame(),
+                                                pl.DataFrame([row, row], schema=ORGANIZATIONS.empty_frame().schema)])
+    replace_tables(con, "raw", frames)
+    with pytest.raises(StagingError, match="itglue:7 x2"):
+        build_staging(con, ["itglue"])
+    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'staging'"
+                       ).fetchall()[0][0] == 0  # nothing half-built is left behind

@@ -76,10 +76,11 @@ def synthetic_tenant(n_clients: int = 40, devices_per_client: int = 30, contacts
             norm[i] + (" main office" if main else ""), None, None, i,
             psa_company=at_ids[i] if rnd.random() < 0.7 else None)
         if rnd.random() < 0.05:  # documented by hand before the first sync
-            org("itglue", f"{9000 + i}", canonical[i].upper().replace(",", ""), norm[i], None, None, i,
+            # hand-made copies get ids after every synced one (5000 + C + i): fixed offsets collided above 4000 clients
+            org("itglue", f"{5000 + C + i}", canonical[i].upper().replace(",", ""), norm[i], None, None, i,
                 created=datetime(2021, 5, 1, tzinfo=UTC))
             dup_rows += [("organization", "itglue", org_of["itglue"][i], f"org-{i}", "pre_sync_existing"),
-                         ("organization", "itglue", f"{9000 + i}", f"org-{i}", "pre_sync_existing")]
+                         ("organization", "itglue", f"{5000 + C + i}", f"org-{i}", "pre_sync_existing")]
     orgs = pl.DataFrame(org_rows, orient="row", schema=["source", "source_id", "name", "name_norm", "domain",
                                                         "phone_digits", "psa_integration", "psa_company_id",
                                                         "created_at"]).with_columns(pl.lit(True).alias("is_active"))
