@@ -33,8 +33,8 @@ from pipelines.sources.base import (
     parse_timestamp,
     utc_now,
 )
-from pipelines.sources.http import ApiClient, AuthError, RateBudget, RetryPolicy, SourceError
-from pipelines.sources.oauth import TOKEN_BUDGET, BearerToken
+from pipelines.sources.http import ApiClient, RateBudget, RetryPolicy
+from pipelines.sources.oauth import TOKEN_BUDGET, BearerToken, combined_stats, request_token
 
 SOURCE_NAME = "datto_rmm"
 ENV_HINT = "DATTO_RMM_API_KEY/DATTO_RMM_API_SECRET"
@@ -156,25 +156,17 @@ class DattoClient:
 
     async def _fetch_token(self) -> tuple[str, float]:
         self._count("POST /auth/oauth/token")
-        response = await self.auth_api.request(
-            "POST", "/auth/oauth/token", auth=httpx.BasicAuth(*PUBLIC_CLIENT),
+        return await request_token(
+            self.auth_api, "/auth/oauth/token", auth=httpx.BasicAuth(*PUBLIC_CLIENT),
             data={"grant_type": "password", "username": self._key, "password": self._secret},
-            ok_statuses=(400, 401, 403, 404))
-        if response.status_code == 404:
-            raise SourceError(f"DATTO_RMM_URL {self.url} has no Datto RMM token endpoint (404): set it to your "
-                              "platform's API host, e.g. https://merlot-api.centrastage.net")
-        if response.status_code != 200:
-            raise AuthError(f"{ENV_HINT} is rejected by {self.auth_api.host} ({response.status_code} "
-                            f"{_error_code(response)}): check the API key and secret, and that DATTO_RMM_URL is "
-                            "the API host of your platform")
-        body = self.auth_api.decode_json(response)
-        lifetime = body.get("expires_in")
-        return body["access_token"], float(360000 if lifetime is None else lifetime)
+            default_lifetime=360000,
+            no_endpoint=f"DATTO_RMM_URL {self.url} has no Datto RMM token endpoint (404): set it to your "
+                        "platform's API host, e.g. https://merlot-api.centrastage.net",
+            rejected_hint="check the API key and secret, and that DATTO_RMM_URL is the API host of your platform")
 
     def request_stats(self) -> dict[str, float | int]:
         """The run's request counts (reads and token requests together) for Extraction.stats."""
-        reads, tokens = self.api.stats.as_metadata(), self.auth_api.stats.as_metadata()
-        return {key: reads[key] + tokens[key] for key in reads}
+        return combined_stats(self.api, self.auth_api)
 
     def _count(self, endpoint: str) -> None:
         self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
@@ -232,14 +224,6 @@ class DattoClient:
     async def network_interfaces(self, site_uid: str) -> list[Record]:
         return await self.pages(f"/api/v2/site/{site_uid}/devices/network-interface", "devices",
                                 endpoint="/api/v2/site/{siteUid}/devices/network-interface")
-
-
-def _error_code(response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("error") or "") if isinstance(body, dict) else ""
 
 
 async def _gather(coroutines) -> list:

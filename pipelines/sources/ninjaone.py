@@ -23,8 +23,8 @@ from pipelines.sources.base import (
     parse_timestamp,
     utc_now,
 )
-from pipelines.sources.http import ApiClient, AuthError, RateBudget, RetryPolicy, SourceError
-from pipelines.sources.oauth import TOKEN_BUDGET, BearerToken
+from pipelines.sources.http import ApiClient, RateBudget, RetryPolicy
+from pipelines.sources.oauth import TOKEN_BUDGET, BearerToken, combined_stats, request_token
 
 SOURCE_NAME = "ninjaone"
 DEFAULT_URL = "https://app.ninjarmm.com"
@@ -117,29 +117,22 @@ class NinjaClient:
 
     def request_stats(self) -> dict[str, float | int]:
         """The run's request counts (reads and token requests together) for Extraction.stats."""
-        reads, tokens = self.api.stats.as_metadata(), self.auth_api.stats.as_metadata()
-        return {key: reads[key] + tokens[key] for key in reads}
+        return combined_stats(self.api, self.auth_api)
 
     def _count(self, endpoint: str) -> None:
         self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
 
     async def _fetch_token(self) -> tuple[str, float]:
         self._count("POST /ws/oauth/token")
-        response = await self.auth_api.request(
-            "POST", "/ws/oauth/token",
+        return await request_token(
+            self.auth_api, "/ws/oauth/token",
             data={"grant_type": "client_credentials", "client_id": self._client_id,
                   "client_secret": self._client_secret, "scope": "monitoring"},
-            ok_statuses=(400, 401, 403, 404))
-        if response.status_code == 404:
-            raise SourceError(f"NINJAONE_URL {self.url} has no NinjaOne token endpoint (404): set it to your "
-                              "instance host, e.g. https://app.ninjarmm.com or https://eu.ninjarmm.com")
-        if response.status_code != 200:
-            raise AuthError(f"{ENV_HINT} is rejected by {self.auth_api.host} ({response.status_code} "
-                            f"{_error_code(response)}): check the API client's id and secret, that it has the "
-                            "monitoring scope and the client-credentials grant, and that NINJAONE_URL is its instance")
-        body = self.api.decode_json(response)
-        lifetime = body.get("expires_in")
-        return body["access_token"], float(3600 if lifetime is None else lifetime)
+            default_lifetime=3600,
+            no_endpoint=f"NINJAONE_URL {self.url} has no NinjaOne token endpoint (404): set it to your "
+                        "instance host, e.g. https://app.ninjarmm.com or https://eu.ninjarmm.com",
+            rejected_hint="check the API client's id and secret, that it has the monitoring scope and the "
+                          "client-credentials grant, and that NINJAONE_URL is its instance")
 
     async def get(self, path: str, params: Mapping[str, Any]) -> Any:
         self._count(f"GET {path}")
@@ -172,14 +165,6 @@ class NinjaClient:
             if len(page) < self.page_size or not cursor:
                 return results
             query = {"cursor": cursor, "pageSize": self.page_size}
-
-
-def _error_code(response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("error") or "") if isinstance(body, dict) else ""
 
 
 async def extract_ninjaone(url: str, client_id: str, client_secret: str, *, budget: RateBudget = DEFAULT_BUDGET,

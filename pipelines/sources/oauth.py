@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import httpx
 
-from pipelines.sources.http import AuthError, RateBudget
+from pipelines.sources.http import ApiClient, AuthError, RateBudget, SourceError
 
 T = TypeVar("T")
 
@@ -87,3 +87,35 @@ class BearerToken(httpx.Auth):
         self._expires_at = time.monotonic() + max(0.0, lifetime - margin)
         self._generation += 1
         self.issued += 1
+
+
+async def request_token(auth_api: ApiClient, path: str, *, data: dict[str, str], default_lifetime: float,
+                        no_endpoint: str, rejected_hint: str, auth: httpx.Auth | None = None) -> tuple[str, float]:
+    """POST a token request; (access_token, lifetime seconds), or one-line errors a user can act on.
+
+    `no_endpoint` is the whole message for a 404 (the URL is not the vendor's API host); `rejected_hint` ends the
+    message for 400/401/403, after the credential names and the host.
+    """
+    response = await auth_api.request("POST", path, auth=auth, data=data, ok_statuses=(400, 401, 403, 404))
+    if response.status_code == 404:
+        raise SourceError(no_endpoint)
+    if response.status_code != 200:
+        raise AuthError(f"{auth_api.credential_hint} is rejected by {auth_api.host} ({response.status_code} "
+                        f"{_error_code(response)}): {rejected_hint}")
+    body = auth_api.decode_json(response)
+    lifetime = body.get("expires_in")
+    return body["access_token"], float(default_lifetime if lifetime is None else lifetime)
+
+
+def combined_stats(api: ApiClient, auth_api: ApiClient) -> dict[str, float | int]:
+    """A run's request counts, reads and token requests together, for Extraction.stats."""
+    reads, tokens = api.stats.as_metadata(), auth_api.stats.as_metadata()
+    return {key: reads[key] + tokens[key] for key in reads}
+
+
+def _error_code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error") or "") if isinstance(body, dict) else ""
