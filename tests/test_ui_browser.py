@@ -107,11 +107,22 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
+def _dismiss_welcome(driver) -> None:
+    """Dagster's first-visit "Join the Dagster community" dialog covers the page: skip it, as a new user would."""
+    skips = [b for b in driver.find_elements("xpath", "//button[normalize-space()='Skip']") if b.is_displayed()]
+    for button in skips:
+        button.click()
+    if skips:
+        WebDriverWait(driver, 10).until(lambda d: not any(
+            b.is_displayed() for b in d.find_elements("xpath", "//button[normalize-space()='Skip']")))
+
+
 def _page_shows(driver, url: str, texts: list[str], screenshot: str, timeout: float = 90) -> str:
     driver.get(url)
     try:
         WebDriverWait(driver, timeout).until(lambda d: all(t in d.find_element("tag name", "body").text
                                                            for t in texts))
+        _dismiss_welcome(driver)
     finally:
         driver.save_screenshot(str(ARTIFACTS / screenshot))
     return driver.find_element("tag name", "body").text
