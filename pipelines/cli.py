@@ -31,7 +31,14 @@ def main() -> None:
 def run() -> None:
     """Run the weekly reconciliation job now, as a Dagster run recorded in DAGSTER_HOME."""
     from pipelines.runner import run_job
+    from pipelines.settings import environment
+    from pipelines.sources import get_source
 
+    # IT Glue is what gets reconciled: without it a run would only produce empty tables and a "success".
+    if get_source("itglue").config_from(environment()) is None:
+        fail("IT Glue is not configured: set ITGLUE_API_KEY (and ITGLUE_API_URL outside the US) in the environment "
+             "or in .env, plus the PSA and RMM variables (README: Pointing it at your own accounts); "
+             "`msp-recon demo` runs on the built-in sandbox instead")
     with step_progress("weekly_reconciliation") as on_step:
         outcome = run_job("weekly_reconciliation", on_step=on_step)
     report(outcome)

@@ -128,3 +128,12 @@ def test_the_demo_never_overwrites_a_real_tenant(tmp_path):
                     "('2', 'https://acme.itglue.com/9/configurations/2')")
     with pytest.raises(RuntimeError, match="1 IT Glue configurations from a real account"):
         refuse_live_warehouse(path)
+
+
+def test_run_without_itglue_configured_says_what_to_set(cli_env, tmp_path):
+    del cli_env["ITGLUE_API_KEY"]
+    result = _cli(["run"], cli_env, tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == result.stderr.strip().splitlines()[0]  # one line
+    assert "IT Glue is not configured: set ITGLUE_API_KEY" in result.stderr
+    assert not (tmp_path / "cli.duckdb").exists()  # nothing was run or written
