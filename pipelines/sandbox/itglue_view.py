@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from pipelines.sandbox import hardware as hw
 from pipelines.sandbox.names import NICKNAMES
-from pipelines.sandbox.psa_view import Company, Psa, company_name_variant, iso_ms, stable_id
+from pipelines.sandbox.psa_view import Company, Psa, assign_ids, company_name_variant, iso_ms, stable_id
 from pipelines.sandbox.tenant import (
     DAY,
     LAST_PSA_SYNC,
@@ -359,14 +359,6 @@ def _phone(digits: str) -> str:
     return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
 
 
-def _assign_ids(rng: random.Random, records: list, start: int) -> None:
-    records.sort(key=lambda r: r.created)
-    next_id = start
-    for r in records:
-        r.id = next_id
-        next_id += rng.randint(1, 6)
-
-
 def build_itglue(rng: random.Random, tenant: Tenant, psa: Psa) -> ItGlue:
     """Plan every IT Glue copy of every real thing, then hand out ids in creation order."""
     planner = _Planner(rng, tenant, psa)
@@ -374,9 +366,9 @@ def build_itglue(rng: random.Random, tenant: Tenant, psa: Psa) -> ItGlue:
     planner.plan_configs()
     planner.plan_contacts()
     glue = planner.glue
-    _assign_ids(rng, glue.orgs, 2563000)
-    _assign_ids(rng, glue.configs, 14870000)
-    _assign_ids(rng, glue.contacts, 8120000)
+    assign_ids(glue.orgs, 2563000, lambda: rng.randint(1, 6))
+    assign_ids(glue.configs, 14870000, lambda: rng.randint(1, 6))
+    assign_ids(glue.contacts, 8120000, lambda: rng.randint(1, 6))
     return glue
 
 

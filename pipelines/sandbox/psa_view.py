@@ -8,6 +8,7 @@ stay listed with `deletedFlag: true` (the connector filters them out with `condi
 import random
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -126,13 +127,18 @@ def _identifier(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _assign_ids(rng: random.Random, records: list, start: int) -> None:
-    """Ids in creation order with small gaps, as a PSA hands them out."""
+def assign_ids(records: list, start: int, gap: Callable[[], int]) -> None:
+    """Ids in creation order, each `gap()` after the last, as a system hands them out."""
     records.sort(key=lambda r: r.created)
     next_id = start
     for r in records:
         r.id = next_id
-        next_id += 1 if rng.random() < 0.7 else rng.randint(2, 4)
+        next_id += gap()
+
+
+def _psa_gap(rng: random.Random) -> Callable[[], int]:
+    """A PSA's ids: mostly consecutive, sometimes a few apart (records deleted before anyone saw them)."""
+    return lambda: 1 if rng.random() < 0.7 else rng.randint(2, 4)
 
 
 def _deleted_at(rng: random.Random, reason: str | None) -> int | None:
@@ -214,14 +220,14 @@ def build_psa(rng: random.Random, tenant: Tenant) -> Psa:
             r.updated = min(max(r.updated, r.created), r.deleted_at)
     msp = psa.companies[0]
     rest = psa.companies[1:]
-    _assign_ids(rng, rest, 174)
+    assign_ids(rest, 174, _psa_gap(rng))
     msp.id = 1
     psa.companies = [msp, *rest]
     used: set[str] = set()
     for company in psa.companies:
         company.identifier = _identifier(company.name, used)
-    _assign_ids(rng, psa.items, 100001)
-    _assign_ids(rng, psa.contacts, 500001)
+    assign_ids(psa.items, 100001, _psa_gap(rng))
+    assign_ids(psa.contacts, 500001, _psa_gap(rng))
     return psa
 
 
