@@ -33,8 +33,8 @@ from pipelines.sources.base import (
     parse_timestamp,
     utc_now,
 )
-from pipelines.sources.http import ApiClient, RateBudget, RetryPolicy
-from pipelines.sources.oauth import TOKEN_BUDGET, BearerToken, combined_stats, request_token
+from pipelines.sources.http import RateBudget, RetryPolicy
+from pipelines.sources.oauth import TokenApiClient, request_token
 
 SOURCE_NAME = "datto_rmm"
 ENV_HINT = "DATTO_RMM_API_KEY/DATTO_RMM_API_SECRET"
@@ -130,29 +130,17 @@ DEVICE_AUDITS = Resource(SOURCE_NAME, "device_audits", {
 }, _flatten_audit)
 
 
-class DattoClient:
+class DattoClient(TokenApiClient):
     """One Datto RMM API host: token handling, paging with filters re-added, and per-endpoint request counts."""
 
     def __init__(self, url: str, api_key: str, api_secret: str, *, budget: RateBudget = DEFAULT_BUDGET,
                  retry: RetryPolicy | None = None, page_size: int = MAX_PAGE_SIZE):
-        self.url = url.rstrip("/")
         self._key, self._secret = api_key, api_secret
+        super().__init__(source=SOURCE_NAME, url=url, credential_hint=ENV_HINT, budget=budget,
+                         retry=retry or DEFAULT_RETRY)
         self.page_size = min(max(1, page_size), MAX_PAGE_SIZE)
-        self.token = BearerToken(self._fetch_token)
-        self.api = ApiClient(source=SOURCE_NAME, base_url=self.url, credential_hint=ENV_HINT, budget=budget,
-                             retry=retry or DEFAULT_RETRY, refresh_auth=self.token.renew_after_401)
-        self.auth_api = ApiClient(source=SOURCE_NAME, base_url=self.url, credential_hint=ENV_HINT,
-                                  budget=TOKEN_BUDGET, retry=retry or DEFAULT_RETRY)
-        self.by_endpoint: dict[str, int] = {}
         origin = urlsplit(self.url)
         self._origin = f"{origin.scheme}://{origin.netloc}"
-
-    async def __aenter__(self) -> "DattoClient":
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.api.aclose()
-        await self.auth_api.aclose()
 
     async def _fetch_token(self) -> tuple[str, float]:
         self._count("POST /auth/oauth/token")
@@ -163,13 +151,6 @@ class DattoClient:
             no_endpoint=f"DATTO_RMM_URL {self.url} has no Datto RMM token endpoint (404): set it to your "
                         "platform's API host, e.g. https://merlot-api.centrastage.net",
             rejected_hint="check the API key and secret, and that DATTO_RMM_URL is the API host of your platform")
-
-    def request_stats(self) -> dict[str, float | int]:
-        """The run's request counts (reads and token requests together) for Extraction.stats."""
-        return combined_stats(self.api, self.auth_api)
-
-    def _count(self, endpoint: str) -> None:
-        self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
 
     async def get(self, url: str, endpoint: str, params: Mapping[str, Any] | None = None,
                   ok_statuses: tuple[int, ...] = ()) -> tuple[int, Any]:

@@ -23,8 +23,8 @@ from pipelines.sources.base import (
     parse_timestamp,
     utc_now,
 )
-from pipelines.sources.http import ApiClient, RateBudget, RetryPolicy
-from pipelines.sources.oauth import TOKEN_BUDGET, BearerToken, combined_stats, request_token
+from pipelines.sources.http import RateBudget, RetryPolicy
+from pipelines.sources.oauth import TokenApiClient, request_token
 
 SOURCE_NAME = "ninjaone"
 DEFAULT_URL = "https://app.ninjarmm.com"
@@ -93,34 +93,14 @@ COMPUTER_SYSTEMS = Resource(SOURCE_NAME, "computer_systems", {
 }, _flatten_computer_system)
 
 
-class NinjaClient:
+class NinjaClient(TokenApiClient):
     """One NinjaOne instance: the client-credentials token, `after` paging and cursor paging."""
 
     def __init__(self, url: str, client_id: str, client_secret: str, *, budget: RateBudget = DEFAULT_BUDGET,
                  retry: RetryPolicy | None = None, page_size: int = PAGE_SIZE):
-        self.url = url.rstrip("/")
         self._client_id, self._client_secret = client_id, client_secret
+        super().__init__(source=SOURCE_NAME, url=url, credential_hint=ENV_HINT, budget=budget, retry=retry)
         self.page_size = max(1, page_size)
-        self.token = BearerToken(self._fetch_token)
-        self.api = ApiClient(source=SOURCE_NAME, base_url=self.url, credential_hint=ENV_HINT, budget=budget,
-                             retry=retry, refresh_auth=self.token.renew_after_401)
-        self.auth_api = ApiClient(source=SOURCE_NAME, base_url=self.url, credential_hint=ENV_HINT,
-                                  budget=TOKEN_BUDGET, retry=retry)
-        self.by_endpoint: dict[str, int] = {}
-
-    async def __aenter__(self) -> "NinjaClient":
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.api.aclose()
-        await self.auth_api.aclose()
-
-    def request_stats(self) -> dict[str, float | int]:
-        """The run's request counts (reads and token requests together) for Extraction.stats."""
-        return combined_stats(self.api, self.auth_api)
-
-    def _count(self, endpoint: str) -> None:
-        self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
 
     async def _fetch_token(self) -> tuple[str, float]:
         self._count("POST /ws/oauth/token")

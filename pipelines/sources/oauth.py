@@ -3,12 +3,13 @@ renewed on a 401 exactly once however many concurrent requests saw it."""
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TypeVar
 
 import httpx
 
-from pipelines.sources.http import ApiClient, AuthError, RateBudget, SourceError
+from pipelines.sources.http import ApiClient, AuthError, RateBudget, RetryPolicy, SourceError
 
 T = TypeVar("T")
 
@@ -107,10 +108,38 @@ async def request_token(auth_api: ApiClient, path: str, *, data: dict[str, str],
     return body["access_token"], float(default_lifetime if lifetime is None else lifetime)
 
 
-def combined_stats(api: ApiClient, auth_api: ApiClient) -> dict[str, float | int]:
-    """A run's request counts, reads and token requests together, for Extraction.stats."""
-    reads, tokens = api.stats.as_metadata(), auth_api.stats.as_metadata()
-    return {key: reads[key] + tokens[key] for key in reads}
+class TokenApiClient(ABC):
+    """An API host behind a bearer token: `api` for reads (renewing the token on a 401), `auth_api` for token
+    requests on their own budget, and request counts per endpoint. Subclasses define `_fetch_token()`."""
+
+    def __init__(self, *, source: str, url: str, credential_hint: str, budget: RateBudget,
+                 retry: RetryPolicy | None):
+        self.url = url.rstrip("/")
+        self.token = BearerToken(self._fetch_token)
+        self.api = ApiClient(source=source, base_url=self.url, credential_hint=credential_hint, budget=budget,
+                             retry=retry, refresh_auth=self.token.renew_after_401)
+        self.auth_api = ApiClient(source=source, base_url=self.url, credential_hint=credential_hint,
+                                  budget=TOKEN_BUDGET, retry=retry)
+        self.by_endpoint: dict[str, int] = {}
+
+    @abstractmethod
+    async def _fetch_token(self) -> tuple[str, float]:
+        """(access_token, lifetime seconds) by the vendor's own grant, usually through `request_token`."""
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.api.aclose()
+        await self.auth_api.aclose()
+
+    def request_stats(self) -> dict[str, float | int]:
+        """The run's request counts (reads and token requests together) for Extraction.stats."""
+        reads, tokens = self.api.stats.as_metadata(), self.auth_api.stats.as_metadata()
+        return {key: reads[key] + tokens[key] for key in reads}
+
+    def _count(self, endpoint: str) -> None:
+        self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
 
 
 def _error_code(response: httpx.Response) -> str:
