@@ -101,3 +101,11 @@ def test_staging_refuses_a_record_repeated_within_a_source():
         build_staging(con, ["itglue"])
     assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'staging'"
                        ).fetchall()[0][0] == 0  # nothing half-built is left behind
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("10.0.0.10", "10.0.0.10"), ("10.0.0.10, fe80::1", "10.0.0.10"), ("fe80::1 192.168.1.5 (LAN)", "192.168.1.5"),
+    ("", None), (None, None), ("n/a", None),
+])
+def test_first_ipv4_from_free_text(con, raw, expected):
+    assert one(con, "first_ipv4(?)", raw) == expected

@@ -42,6 +42,9 @@ CREATE OR REPLACE MACRO phone_digits(s) AS CASE
     ELSE right(regexp_replace(s, '[^0-9]', '', 'g'), 10)
 END;
 
+-- IP addresses: the first IPv4 in a free-text field ("10.0.0.10, fe80::1" or "10.0.0.10 (LAN)").
+CREATE OR REPLACE MACRO first_ipv4(s) AS nullif(regexp_extract(coalesce(s, ''), '\b(?:\d{1,3}\.){3}\d{1,3}\b'), '');
+
 -- Web domains: "https://www.Contoso.com/about" -> "contoso.com"; email domains use the same shape.
 CREATE OR REPLACE MACRO norm_domain(s) AS nullif(lower(regexp_replace(
     regexp_replace(trim(coalesce(s, '')), '^([a-zA-Z]+://)?(www\.)?', ''), '[/:?#].*$', '')), '');

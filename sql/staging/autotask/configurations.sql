@@ -10,7 +10,7 @@ SELECT
     norm_serial(serial_number) AS serial_norm,
     norm_mac(rmm_device_audit_mac_address) AS mac_norm,
     norm_macs(rmm_device_audit_mac_address) AS macs,
-    nullif(regexp_extract(coalesce(rmm_device_audit_ip_address, ''), '\b(?:\d{1,3}\.){3}\d{1,3}\b'), '') AS ip,
+    first_ipv4(rmm_device_audit_ip_address) AS ip,
     -- the category is the tenant's own picklist name; without one the operating system still tells servers apart
     config_category(coalesce(configuration_item_category_name, rmm_device_audit_operating_system)) AS config_type,
     CAST(NULL AS VARCHAR) AS manufacturer,

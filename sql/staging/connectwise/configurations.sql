@@ -10,8 +10,8 @@ SELECT
     norm_serial(serial_number) AS serial_norm,
     norm_mac(mac_address) AS mac_norm,
     norm_macs(mac_address) AS macs,
-    -- the field is free text and may list several addresses
-    nullif(regexp_extract(coalesce(ip_address, ''), '\b(?:\d{1,3}\.){3}\d{1,3}\b'), '') AS ip,
+    -- the field is free text and may list several addresses: the first IPv4 counts
+    first_ipv4(ip_address) AS ip,
     config_category(coalesce(type_name, os_type)) AS config_type,
     manufacturer_name AS manufacturer,
     model_number AS model,
