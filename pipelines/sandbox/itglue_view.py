@@ -234,6 +234,15 @@ class _Planner:
                                                f"{d.rmm_hostname.lower()}.{d.client.ad_domain}"),
                                mac=self.mac_text(d, style=0), rmm=rmm, rmm_direct_type=True, **kw)
 
+    def orphan(self, copy, role: str, psa_deleted_at: int) -> None:
+        """A synced copy whose PSA record was deleted: "orphaned" after the next sync, still "enabled" before it."""
+        copy.orphan = role
+        if role == "psa_orphaned":
+            copy.integration = "orphaned"
+            copy.updated = min(NOW - 60, max(copy.created, psa_deleted_at) + self.rng.randint(60, 3600))
+        else:
+            copy.updated = min(copy.updated, LAST_PSA_SYNC)
+
     def plan_configs(self) -> None:
         rng = self.rng
         for d in self.tenant.devices:
@@ -284,13 +293,7 @@ class _Planner:
                 a.cause = b.cause = role
             elif role in ("psa_orphaned", "psa_record_deleted"):
                 item = self.psa.items_of[d.n][0]
-                cfg = self.synced_config(d, primary=True)
-                cfg.orphan = role
-                if role == "psa_orphaned":
-                    cfg.integration = "orphaned"
-                    cfg.updated = min(NOW - 60, max(cfg.created, item.deleted_at) + rng.randint(60, 3600))
-                else:
-                    cfg.updated = min(cfg.updated, LAST_PSA_SYNC)
+                self.orphan(self.synced_config(d, primary=True), role, item.deleted_at)
             elif role == "rmm_device_deleted":
                 t = max(d.first_seen, RMM_DIRECT_START) + rng.randint(600, 2 * DAY)
                 cfg = self.rmm_direct_config(main, d, min(t, NOW - 30 * DAY), primary=True)
@@ -346,13 +349,7 @@ class _Planner:
                 a.cause = b.cause = role
             elif role in ("psa_orphaned", "psa_record_deleted"):
                 contact = self.psa.contacts_of[p.n][0]
-                k = self.synced_contact(p, primary=True)
-                k.orphan = role
-                if role == "psa_orphaned":
-                    k.integration = "orphaned"
-                    k.updated = min(NOW - 60, max(k.created, contact.deleted_at) + rng.randint(60, 3600))
-                else:
-                    k.updated = min(k.updated, LAST_PSA_SYNC)
+                self.orphan(self.synced_contact(p, primary=True), role, contact.deleted_at)
 
 
 def _phone(digits: str) -> str:
