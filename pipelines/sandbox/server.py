@@ -92,6 +92,7 @@ class Faults:
     retry_after: str | None = "1"  # Retry-After on injected 429s; None sends none
     fail_first: int = 0  # the first N matching requests get 503
     fail_every: int = 0
+    fail_after: int = 0  # every matching request after the first N gets 503: an outage that starts midway
     delay_seconds: float = 0.0  # added to every matching response
     hang_first: int = 0  # the first N matching requests sleep `hang_seconds` (client timeouts)
     hang_seconds: float = 0.0
@@ -189,7 +190,8 @@ class FaultInjector:
                 scope, receive, send)
             return
         failing = (f.fail_first and n <= f.fail_first) or (
-            f.fail_every and n > f.fail_first and (n - f.fail_first) % f.fail_every == 0)
+            f.fail_every and n > f.fail_first and (n - f.fail_first) % f.fail_every == 0) or (
+            f.fail_after and n > f.fail_after)
         if failing:
             await JSONResponse({"errors": [{"status": 503, "title": "Service Unavailable"}]}, 503)(
                 scope, receive, send)
