@@ -111,6 +111,18 @@ class Psa:
     contacts_of: dict[int, list[Contact]] = field(default_factory=dict)  # person n -> its contacts
 
 
+def _named_by_person(rng: random.Random, d: Device) -> str:
+    """A configuration item named as the office knows it: for its user or its room, not its hostname."""
+    what = {"server": "Server", "workstation": "PC", "laptop": "Laptop", "network": "Firewall",
+            "printer": "Printer"}[d.kind]
+    who = d.client.people[d.n % len(d.client.people)].first if d.client.people else "Front Desk"
+    return rng.choice([f"{who}'s {what}", f"{d.hostname} ({who})", f"{rng.choice(ROOMS)} {what}",
+                       f"{what} - {rng.choice(ROOMS)}"])
+
+
+ROOMS = ["Reception", "Front Desk", "Conference Room", "Back Office", "Lab", "Warehouse", "Exam Room 2", "Billing"]
+
+
 def company_name_variant(rng: random.Random, name: str, base: str) -> str:
     """The same client's name as someone else typed it: 'Contoso, Inc.' -> 'Contoso Inc', 'CONTOSO INC', ..."""
     options = [name.replace(",", "").rstrip("."), name.upper(), f"{base} Inc", f"{base}, Inc.", f"{base} LLC",
@@ -184,7 +196,8 @@ def build_psa(rng: random.Random, tenant: Tenant) -> Psa:
             serial = v.rng.choice(JUNK_SERIALS)
         updated = rng.randint(created, NOW - 3600)
         linked = d.in_datto and not d.datto_deleted and rng.random() < 0.9 and not v.chance("ci_unlinked")
-        item = Item(company, d, d.hostname, serial, created, updated, d.psa_active, rmm_linked=linked, deleted_at=_deleted_at(rng, d.role),
+        name = _named_by_person(v.rng, d) if v.chance("ci_named_by_person") else d.hostname
+        item = Item(company, d, name, serial, created, updated, d.psa_active, rmm_linked=linked, deleted_at=_deleted_at(rng, d.role),
                     mac_known=linked or not v.chance("ci_without_mac"))
         psa.items.append(item)
         psa.items_of[d.n] = [item]

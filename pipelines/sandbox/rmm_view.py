@@ -76,7 +76,7 @@ def build_datto(rng: random.Random, tenant: Tenant, psa: Psa) -> tuple[dict, dic
             continue
         site_id += 1
         company = psa.company_of[c.idx]
-        linked = rng.random() < 0.88 and company.deleted_at is None
+        linked = rng.random() < 0.88 and company.deleted_at is None and not tenant.variation.chance("site_unlinked")
         uid = hw.uuid_from(rng)
         c.rmm_site_name = site_name(rng, c, tenant.variation)
         site = {"id": site_id, "uid": uid, "accountUid": _ACCOUNT_UID, "name": c.rmm_site_name, "description": "",

@@ -27,6 +27,8 @@ HARD_RATES = {
     # Configurations.
     "ci_without_mac": 0.4,       # a PSA configuration item without MAC (Autotask CIs not linked to the RMM, ...)
     "ci_unlinked": 0.25,         # an Autotask CI that the RMM integration did not link (no rmmDeviceUID)
+    "ci_named_by_person": 0.08,  # a PSA item named for its user or its room, not its hostname ("Reception PC")
+    "site_unlinked": 0.35,       # a Datto site not mapped to its PSA company (no autotaskCompanyId)
     "synced_mac_dropped": 0.8,   # IT Glue's synced copy of such an item has no MAC either
     "psa_serial_missing": 0.12,
     "psa_serial_junk": 0.03,
