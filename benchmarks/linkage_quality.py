@@ -40,8 +40,8 @@ from pipelines.staging import build_staging
 from pipelines.warehouse import Warehouse
 
 LIFTED = 10**9
-# What a new user's first run meets: every 53rd request throttled (Retry-After 1 s), every 79th a 503.
-FAULTS = {"throttle_every": 53, "fail_every": 79, "retry_after": "1"}
+# What a new user's first run meets: the first 2 requests and every 19th throttled (Retry-After 1 s), every 23rd a 503.
+FAULTS = {"throttle_first": 2, "throttle_every": 19, "fail_every": 23, "retry_after": "1"}
 RMMS = {"both": ("datto_rmm", "ninjaone"), "datto_rmm": ("datto_rmm",), "ninjaone": ("ninjaone",)}
 
 
