@@ -208,34 +208,52 @@ def batches() -> None:
 
 @main.command()
 @click.argument("batch_id")
-def show(batch_id: str) -> None:
-    """The actions of one batch, with why each was proposed."""
+@click.option("--client", help="Only actions of clients whose name contains this (case-insensitive).")
+@click.option("--action", help="Only this action (delete, archive, disable_sync_then_delete, ...).")
+@click.option("--cause", help="Only this cause or orphan reason (pre_sync_existing, psa_orphaned, ...).")
+@click.option("--entity", type=click.Choice(["organization", "configuration", "contact"]),
+              help="Only this entity type.")
+@click.option("--search", "q", help="Only actions whose name, reason, ids or client contain this.")
+def show(batch_id: str, client: str | None, action: str | None, cause: str | None, entity: str | None,
+         q: str | None) -> None:
+    """A batch's summary (per client, action, cause, entity type), then its actions with why each was proposed."""
     from pipelines.cleanup.report import show_lines
+    from pipelines.review.summary import Filters
 
-    for line in _with_warehouse(lambda con: show_lines(con, batch_id)):
+    filters = Filters(client=client, action=action, cause=cause, entity=entity, q=q)
+    for line in _with_warehouse(lambda con: show_lines(con, batch_id, filters)):
         click.echo(line)
 
 
 @main.command()
 @click.argument("batch_id")
-@click.option("--by", "by", required=True, help="Who approves (recorded with the approval).")
+@click.option("--by", "by", required=True, help="Who approves: a name in the approvers file (RECON_APPROVERS).")
 @click.option("--exclude", multiple=True, metavar="ACTION_ID", help="Leave this action out (repeatable).")
+@click.option("--apply", "apply_now", is_flag=True,
+              help="Approve to be applied: the approval sensor applies it while `make ui` runs.")
 @click.option("--accept-large-batch", is_flag=True,
               help="Approve a batch the guard rails flagged as needing a second look.")
-def approve(batch_id: str, by: str, exclude: tuple[str, ...], accept_large_batch: bool) -> None:
-    """Approve exactly the batch as it stands, less the excluded actions."""
+def approve(batch_id: str, by: str, exclude: tuple[str, ...], apply_now: bool, accept_large_batch: bool) -> None:
+    """Approve exactly the batch as it stands, less the excluded actions, as a named approver whose role allows it."""
     from pipelines.cleanup import store
-    from pipelines.cleanup.approval import approve as record_approval
+    from pipelines.cleanup.intents import approve_as, load_approvers
+    from pipelines.settings import environment
 
     def work(con):
-        approval = record_approval(con, batch_id, by, exclude, accept_large_batch)
-        return approval, len(store.actions(con, batch_id))
+        approvers = load_approvers(environment(), warehouse_path())
+        found, role = approve_as(con, batch_id, by, exclude, approvers=approvers, apply=apply_now,
+                                 accept_large_batch=accept_large_batch)
+        return found, role, len(store.actions(con, batch_id))
 
-    approval, total = _with_warehouse(work)
-    click.echo(f"Approved {total - len(approval.excluded_action_ids)} of {total} actions of batch {batch_id} "
-               f"as {approval.approval_id} (fingerprint {approval.fingerprint[:12]}).")
-    click.echo("The approval sensor applies it while `make ui` runs; or now: "
-               f"msp-recon apply {batch_id}  (try --dry-run first)")
+    found, role, total = _with_warehouse(work)
+    click.echo(f"Approved {total - len(found.excluded_action_ids)} of {total} actions of batch {batch_id} "
+               f"as {found.approval_id} by {found.approved_by} ({role}; fingerprint {found.fingerprint[:12]}).")
+    if apply_now:
+        click.echo("To be applied: the approval sensor applies it while `make ui` runs; or now: "
+                   f"msp-recon apply {batch_id}")
+    else:
+        click.echo(f"Nothing is applied yet. Check the calls: msp-recon apply {batch_id} --dry-run; then apply: "
+                   f"msp-recon apply {batch_id}")
 
 
 @main.command()
@@ -244,7 +262,7 @@ def approve(batch_id: str, by: str, exclude: tuple[str, ...], accept_large_batch
 def apply(batch_id: str, dry_run: bool) -> None:
     """Apply an approved batch as a Dagster run (the apply_cleanup job); refuses anything unapproved."""
     from pipelines.cleanup.apply import planned_calls
-    from pipelines.cleanup.report import show_lines
+    from pipelines.review.applied import totals_lines
 
     if dry_run:
         lines, note = _with_warehouse(lambda con: planned_calls(con, batch_id))
@@ -263,7 +281,7 @@ def apply(batch_id: str, dry_run: bool) -> None:
         fail(f"{reasons} (run {outcome.run_id})")
     _publish_after(outcome.run_id)
     click.echo(f"Run {outcome.run_id} applied batch {batch_id}:")
-    for line in _with_warehouse(lambda con: show_lines(con, batch_id)):
+    for line in _with_warehouse(lambda con: totals_lines(con, batch_id)):
         click.echo(line)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.cleanup import store
+from pipelines.cleanup import names, store
 from pipelines.cleanup.guard import GuardRails
 from pipelines.cleanup.itglue_api import Fetched, fetch_many
 from pipelines.linkage.settings import SPECS
@@ -70,6 +70,9 @@ class Proposal:
     carries: list[str] = field(default_factory=list)
     planned_updated_at: str | None = None
     instructions: str | None = None
+    organization_name: str | None = None  # the client, and its IT Glue id (pipelines/cleanup/names.py)
+    organization_itglue_id: str | None = None
+    subject: str | None = None  # what the action is about in words: "DC01 at Contoso"
 
 
 @dataclass
@@ -412,6 +415,8 @@ async def propose(con: duckdb.DuckDBPyConnection, api: ApiClient, guard: GuardRa
     store.ensure_schema(con)
     marts = read_marts(con)
     fetched = await fetch_all(api, marts.itglue_keys())
+    names.fill_organization_links(fetched, names.itglue_site(con))
     proposals, notes = plan(marts, fetched)
+    names.attach(con, proposals, fetched)
     batch_id = write_batch(con, proposals, marts, guard, run_id)
     return batch_id, proposals, notes

@@ -304,6 +304,7 @@ def _build_marts(engine: LinkageEngine, entity_types: tuple[str, ...], options: 
     con.execute(_sql("duplicates.sql", burst_min_records=options.burst_min_records,
                      burst_seconds=options.burst_seconds))
     con.execute(_sql("orphans.sql", fresh_hours=options.fresh_hours))
+    con.execute(_sql("organization_names.sql"))  # organization_name on duplicates and orphans
     con.execute(_sql("history.sql"))
     tables = {
         "marts.entity_clusters": con.sql("SELECT entity_type, cluster_id, source, source_id, cluster_size "
