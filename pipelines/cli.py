@@ -8,6 +8,10 @@ from datetime import datetime
 import click
 
 from pipelines.settings import DEFAULT_DAGSTER_HOME, ensure_dagster_home, warehouse_path
+from pipelines.sources import source_names
+
+# The demo's RMMs unless --rmm says otherwise: the two the sandbox tenant has always served side by side.
+DEMO_RMMS = ("datto_rmm", "ninjaone")
 
 
 def fail(message: str) -> None:
@@ -44,31 +48,52 @@ def run() -> None:
     report(outcome)
 
 
+def _difficulty(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from pipelines.sandbox.variation import variation_for
+
+    try:
+        variation_for(0, value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+DIFFICULTY_HELP = ("How messy the sandbox tenant is: standard, hard (names, serials and stories vary as in real "
+                   "tenants), or a number from 0 to 1.")
+
+
 @main.command()
 @click.option("--seed", default=7, show_default=True, help="Seed of the sandbox tenant.")
 @click.option("--scale", default=60, show_default=True, help="Client organizations in the sandbox tenant.")
-@click.option("--psa", type=click.Choice(["autotask", "connectwise"]), default="autotask", show_default=True,
-              help="The PSA the demo extracts (both are served).")
-def demo(seed: int, scale: int, psa: str) -> None:
+@click.option("--psa", type=click.Choice(source_names("psa")), default="autotask", show_default=True,
+              help="The PSA the demo extracts (IT Glue syncs with it in the tenant).")
+@click.option("--rmm", type=click.Choice(source_names("rmm")), multiple=True, default=DEMO_RMMS,
+              show_default=True, help="The RMMs the demo extracts (repeat the option for several).")
+@click.option("--difficulty", default="standard", show_default=True, callback=_difficulty, help=DIFFICULTY_HELP)
+def demo(seed: int, scale: int, psa: str, rmm: tuple[str, ...], difficulty: str) -> None:
     """Start the built-in sandbox tenant, run the weekly job against it over HTTP, stop it, and summarize."""
     from pipelines.runner import run_job
     from pipelines.sandbox.guard import refuse_live_warehouse
     from pipelines.sandbox.server import RunningSandbox, Sandbox
-    from pipelines.sandbox.world import build_world
+    from pipelines.sandbox.systems import build_world, expected_counts
 
     try:
         refuse_live_warehouse(warehouse_path())
     except RuntimeError as exc:
         fail(str(exc))
-    click.echo(f"Building the sandbox tenant (seed {seed}, {scale} clients)…")
-    world = build_world(seed=seed, scale=scale, psa=psa)
+    click.echo(f"Building the sandbox tenant (seed {seed}, {scale} clients, difficulty {difficulty})…")
+    rmms = tuple(dict.fromkeys(rmm))
+    try:
+        world = build_world(seed=seed, scale=scale, psa=psa, rmms=rmms, difficulty=difficulty)
+    except ValueError as exc:
+        fail(str(exc))
     with RunningSandbox(Sandbox(world)) as sandbox:
-        click.echo(f"Sandbox serving IT Glue, {psa} and the RMMs on {sandbox.url}")
+        click.echo(f"Sandbox serving IT Glue, {psa} and {', '.join(rmms)} on {sandbox.url}")
         with step_progress("weekly_reconciliation") as on_step:
             # isolated: accounts configured on this machine (.env) take no part in the demo
-            outcome = run_job("weekly_reconciliation", env=sandbox.env(("itglue", psa, "datto_rmm", "ninjaone")),
+            outcome = run_job("weekly_reconciliation", env=sandbox.env(("itglue", psa, *rmms)),
                               on_step=on_step, isolated=True)
-    report(outcome, expected=world.expected_counts())
+    report(outcome, expected=expected_counts(world))
 
 
 @contextmanager
@@ -172,14 +197,15 @@ def sandbox() -> None:
 @click.option("--port", default=8765, show_default=True)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--scale", default=60, show_default=True, help="Client organizations (tens to tens of thousands).")
-def serve(host: str, port: int, seed: int, scale: int) -> None:
+@click.option("--difficulty", default="standard", show_default=True, callback=_difficulty, help=DIFFICULTY_HELP)
+def serve(host: str, port: int, seed: int, scale: int, difficulty: str) -> None:
     """Serve the sandbox until interrupted; prints the env vars that point msp-recon at it."""
     from pipelines.sandbox.server import env_for, serve_forever
 
     click.echo("Point msp-recon at the sandbox with (or put these in .env):")
     for key, value in env_for(f"http://{host}:{port}").items():
         click.echo(f"  export {key}={value}")
-    serve_forever(seed=seed, scale=scale, host=host, port=port)
+    serve_forever(seed=seed, scale=scale, host=host, port=port, difficulty=difficulty)
 
 
 # ---- cleanup: review, approve, apply, undo (pipelines/cleanup) -------------------------------------------------
