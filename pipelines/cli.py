@@ -8,6 +8,10 @@ from datetime import datetime
 import click
 
 from pipelines.settings import DEFAULT_DAGSTER_HOME, ensure_dagster_home, warehouse_path
+from pipelines.sources import source_names
+
+# The demo's RMMs unless --rmm says otherwise: the two the sandbox tenant has always served side by side.
+DEMO_RMMS = ("datto_rmm", "ninjaone")
 
 
 def fail(message: str) -> None:
@@ -47,28 +51,34 @@ def run() -> None:
 @main.command()
 @click.option("--seed", default=7, show_default=True, help="Seed of the sandbox tenant.")
 @click.option("--scale", default=60, show_default=True, help="Client organizations in the sandbox tenant.")
-@click.option("--psa", type=click.Choice(["autotask", "connectwise"]), default="autotask", show_default=True,
-              help="The PSA the demo extracts (both are served).")
-def demo(seed: int, scale: int, psa: str) -> None:
+@click.option("--psa", type=click.Choice(source_names("psa")), default="autotask", show_default=True,
+              help="The PSA the demo extracts (IT Glue syncs with it in the tenant).")
+@click.option("--rmm", type=click.Choice(source_names("rmm")), multiple=True, default=DEMO_RMMS,
+              show_default=True, help="The RMMs the demo extracts (repeat the option for several).")
+def demo(seed: int, scale: int, psa: str, rmm: tuple[str, ...]) -> None:
     """Start the built-in sandbox tenant, run the weekly job against it over HTTP, stop it, and summarize."""
     from pipelines.runner import run_job
     from pipelines.sandbox.guard import refuse_live_warehouse
     from pipelines.sandbox.server import RunningSandbox, Sandbox
-    from pipelines.sandbox.world import build_world
+    from pipelines.sandbox.systems import build_world, expected_counts
 
     try:
         refuse_live_warehouse(warehouse_path())
     except RuntimeError as exc:
         fail(str(exc))
     click.echo(f"Building the sandbox tenant (seed {seed}, {scale} clients)…")
-    world = build_world(seed=seed, scale=scale, psa=psa)
+    rmms = tuple(dict.fromkeys(rmm))
+    try:
+        world = build_world(seed=seed, scale=scale, psa=psa, rmms=rmms)
+    except ValueError as exc:
+        fail(str(exc))
     with RunningSandbox(Sandbox(world)) as sandbox:
-        click.echo(f"Sandbox serving IT Glue, {psa} and the RMMs on {sandbox.url}")
+        click.echo(f"Sandbox serving IT Glue, {psa} and {', '.join(rmms)} on {sandbox.url}")
         with step_progress("weekly_reconciliation") as on_step:
             # isolated: accounts configured on this machine (.env) take no part in the demo
-            outcome = run_job("weekly_reconciliation", env=sandbox.env(("itglue", psa, "datto_rmm", "ninjaone")),
+            outcome = run_job("weekly_reconciliation", env=sandbox.env(("itglue", psa, *rmms)),
                               on_step=on_step, isolated=True)
-    report(outcome, expected=world.expected_counts())
+    report(outcome, expected=expected_counts(world))
 
 
 @contextmanager

@@ -26,9 +26,10 @@ from pipelines.cleanup import decisions, names, store
 from pipelines.cleanup.guard import GuardRails
 from pipelines.cleanup.itglue_api import Fetched, fetch_many
 from pipelines.sources import all_sources
+from pipelines.sources.base import ENTITY_TABLES
 from pipelines.sources.http import ApiClient
 
-STAGING_TABLES = {"organization": "organizations", "configuration": "configurations", "contact": "contacts"}
+STAGING_TABLES = ENTITY_TABLES
 # The staged fields two copies are compared on, for the evidence a reviewer reads.
 MATCH_FIELDS = {
     "organization": ("name_norm", "domain", "phone_digits", "city"),

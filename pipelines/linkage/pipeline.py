@@ -29,11 +29,12 @@ from pipelines.linkage.models import (
     with_link_type,
 )
 from pipelines.linkage.settings import ENTITY_TYPES, SOURCE_ROLES, SPECS, EntitySpec
+from pipelines.sources.base import ENTITY_TABLES
 from pipelines.warehouse import SQL_DIR, Warehouse, table_exists
 
 log = logging.getLogger(__name__)
 
-STAGING_TABLES = {"organization": "organizations", "configuration": "configurations", "contact": "contacts"}
+STAGING_TABLES = ENTITY_TABLES
 # "priors": score with the domain priors of settings.py, neither loading nor training (tiny tenants, tests)
 TrainMode = Literal["if_missing", "always", "never", "priors"]
 
