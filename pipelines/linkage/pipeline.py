@@ -55,6 +55,7 @@ class LinkageOptions:
     burst_min_records: int = 4               # manual records within burst_seconds either side: an import burst
     burst_seconds: int = 180                 # records made this close together were made in "the same minutes"
     pair_floor: float = 0.01                 # pairs below this probability are not kept in the pair tables
+    fresh_hours: int = 12                    # a source extracted this long before IT Glue is still this run's
     thresholds: dict[str, float] = field(default_factory=dict)  # per entity type, else the spec's
 
 
@@ -296,9 +297,17 @@ def _build_marts(engine: LinkageEngine, entity_types: tuple[str, ...], options: 
     con.execute("CREATE OR REPLACE TEMP TABLE linkage_edges AS " + " UNION ALL ".join(
         f"SELECT '{e}' AS entity_type, unique_id_l, unique_id_r, match_probability FROM edges_{e}"
         for e in ENTITY_TYPES))
+    # every scored pair (not only those above the threshold): a copy to delete must itself be sure to be the survivor's
+    con.execute("CREATE OR REPLACE TEMP TABLE linkage_pairs AS " + " UNION ALL ".join(
+        f"SELECT '{e}' AS entity_type, unique_id_l, unique_id_r, "
+        f"CASE WHEN is_certain THEN 1.0 ELSE match_probability END AS match_probability FROM pairs_{e}"
+        if e in entity_types else
+        f"SELECT '{e}' AS entity_type, NULL::VARCHAR AS unique_id_l, NULL::VARCHAR AS unique_id_r, "
+        "NULL::DOUBLE AS match_probability WHERE FALSE"
+        for e in ENTITY_TYPES))
     con.execute(_sql("duplicates.sql", burst_min_records=options.burst_min_records,
                      burst_seconds=options.burst_seconds))
-    con.execute(_sql("orphans.sql"))
+    con.execute(_sql("orphans.sql", fresh_hours=options.fresh_hours))
     con.execute(_sql("organization_names.sql"))  # organization_name on duplicates and orphans
     con.execute(_sql("history.sql"))
     tables = {
