@@ -122,6 +122,13 @@ def score_seed(seed: int, scale: int, difficulty: str, psa: str, rmm: str, fault
     orphans = pl.from_arrow(result.tables["marts.orphans"])
     baseline = scoring.exact_match_baseline(staging)
     bad = destructive_on_live(actions, truth)
+    # Orphans the linkage found that the truth does not have, by what each record really is.
+    found = orphans.filter(pl.col("source") == "itglue") if "source" in orphans.columns else orphans
+    wrong = (found.select("entity_type", "source_id", "reason")
+             .join(truth.orphans, on=["entity_type", "source_id"], how="anti")
+             .join(truth.duplicates.filter(pl.col("source") == "itglue").select("entity_type", "source_id", "cause"),
+                   on=["entity_type", "source_id"], how="left")
+             .with_columns(pl.col("cause").fill_null("live").alias("truly")))
     del world, result, staging, sandbox
     gc.collect()
     return {
@@ -139,6 +146,7 @@ def score_seed(seed: int, scale: int, difficulty: str, psa: str, rmm: str, fault
         "cause_accuracy": scoring.cause_accuracy(duplicates, truth_dups),
         "orphans": scoring.orphan_scores(orphans, truth.orphans),
         "actions": actions.group_by("action").len().sort("action").rows(),
+        "false_orphans": wrong.group_by("entity_type", "reason", "truly").len().sort("len", descending=True).rows(),
         "destructive_on_live": bad.height,
         "destructive_on_live_examples": bad.select("entity_type", "source_id", "action", "reason").head(5).rows(),
         "hard_cases": hard_case_scores(clusters, truth, set(present["source"].to_list())),
