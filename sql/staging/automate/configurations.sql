@@ -18,6 +18,7 @@ SELECT
     CAST(NULL AS VARCHAR) AS psa_integration,
     FALSE AS has_rmm_record,
     id AS rmm_device_id,
+    CAST(NULL AS VARCHAR) AS rmm_source,
     TRUE AS is_active,
     FALSE AS is_deleted,
     FALSE AS archived,
