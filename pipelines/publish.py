@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.read_only import readonly_connect
 from pipelines.warehouse import Warehouse
 
 PUBLISHED_SCHEMAS = ("staging", "marts", "cleanup", "audit")
@@ -128,9 +129,10 @@ def _add_views_and_about(scratch: Path, views: list[tuple[str, str, str]], publi
 
 
 def _audit(scratch: Path, publication: Publication) -> None:
-    """Open the copy as a user would (read-only, on its own) and compare it with what was copied."""
+    """Open the copy as a reader does (the locked read-only session, on its own) and compare it with what was
+    copied: every view must read without the file access a reader's session does not have."""
     problems = []
-    with duckdb.connect(str(scratch), read_only=True) as con:
+    with readonly_connect(scratch) as con:
         present = {f"{s}.{t}" for s, t in con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
         for qualified, expected in publication.tables.items():

@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.read_only import readonly_connect
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 SCHEMAS = ("raw", "staging", "marts", "cleanup", "audit", "linkage")
 
@@ -39,7 +41,8 @@ class Warehouse:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            con = duckdb.connect(str(self.path), read_only=read_only)
+            # A reader gets the locked read-only session (pipelines/read_only.py), not just read_only=True.
+            con = readonly_connect(self.path) if read_only else duckdb.connect(str(self.path))
         except duckdb.IOException as exc:
             raise WarehouseLocked(_locked_message(self.path, str(exc))) from None
         try:

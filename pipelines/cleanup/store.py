@@ -6,6 +6,7 @@ from typing import Any
 import duckdb
 
 from pipelines.cleanup import CleanupError
+from pipelines.read_only import is_read_only
 from pipelines.warehouse import run_script, table_exists
 
 ACTION_COLUMNS = ("action_id", "batch_id", "entity_type", "source", "source_id", "action", "reason", "name", "cause",
@@ -23,6 +24,9 @@ def now() -> datetime:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create (and bring up to date) the cleanup and audit tables; a read-only session reads what is there."""
+    if is_read_only(con):
+        return
     run_script(con, "cleanup/schema.sql")
 
 
@@ -34,6 +38,8 @@ def rows(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None)
 
 def batch(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, Any]:
     """The batch row, or CleanupError naming the batches that do exist."""
+    if not has_table(con, "cleanup.batches"):
+        raise CleanupError(f"there is no batch {batch_id} (there are no batches yet: run the weekly job)")
     found = rows(con, "SELECT * FROM cleanup.batches WHERE batch_id = ?", [batch_id])
     if not found:
         recent = [r[0] for r in con.execute(
