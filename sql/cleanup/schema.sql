@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS audit.action_log (
     action_id    VARCHAR NOT NULL,
     approval_id  VARCHAR,
     run_id       VARCHAR,
-    step         VARCHAR NOT NULL,          -- attempt, outcome, restore
+    step         VARCHAR NOT NULL,          -- attempt (the intent, committed before the call is sent), outcome, restore
     outcome      VARCHAR,                   -- done, already_gone, skipped_changed, rejected, manual_step, restored
     http_method  VARCHAR,
     http_path    VARCHAR,
