@@ -66,9 +66,10 @@ def dagster_ui(small_world, tmp_path_factory):
         port = _free_port()
         log = (folder / "dagster_dev.log").open("w")
         server = subprocess.Popen(
-            [str(Path(os.sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml",
+            [str(Path(os.sys.executable).parent / "dagster"), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
              "-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            # not the project root: dagster dev loads the `.env` of its working directory over the environment
+            cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 180
