@@ -56,7 +56,8 @@ def check_approved(con: duckdb.DuckDBPyConnection, batch_id: str, approval_id: s
         if approval_id and approval_id not in {a.approval_id for a in recorded}:
             why = f"it has no approval {approval_id}"
         elif recorded:
-            why = "the batch changed after it was approved (its actions no longer match the approval's fingerprint)"
+            latest = [a for a in recorded if not approval_id or a.approval_id == approval_id][-1]
+            why = approval.why_not_valid(con, latest) or "no approval of it counts"
         else:
             why = "it is not approved (`msp-recon approve`)"
         raise CleanupError(f"refusing to apply batch {batch_id}: {why}; nothing was changed")

@@ -43,8 +43,11 @@ CREATE TABLE IF NOT EXISTS cleanup.approvals (
     approved_at          TIMESTAMPTZ NOT NULL,
     excluded_action_ids  VARCHAR[] NOT NULL,
     fingerprint          VARCHAR NOT NULL,      -- sha256 of exactly the approved actions
-    second_look_accepted BOOLEAN NOT NULL
+    second_look_accepted BOOLEAN NOT NULL,
+    signature            VARCHAR                -- HMAC-SHA256 of the row under the approval key (outside the warehouse)
 );
+-- Warehouses made before approvals were signed: their approvals have none, and count for nothing (approve again).
+ALTER TABLE cleanup.approvals ADD COLUMN IF NOT EXISTS signature VARCHAR;
 
 -- Duplicate and orphan counts per planning run, for the asset check that flags jumps.
 CREATE TABLE IF NOT EXISTS cleanup.mart_counts (
