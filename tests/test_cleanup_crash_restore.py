@@ -26,7 +26,7 @@ class Died(BaseException):
     """The process dying: not an Exception, so nothing in apply catches it or logs after it."""
 
 
-def apply_until_the_first_delete_is_sent(store, tenant, batch_id):  # noqa: F811
+def apply_until_the_first_delete_is_sent(store, tenant, batch_id):
     async def run(con):
         async with client_from(itglue_config(tenant)) as api:
             send = api.request
@@ -47,7 +47,7 @@ def apply_until_the_first_delete_is_sent(store, tenant, batch_id):  # noqa: F811
             pass
 
 
-def test_a_delete_sent_before_a_crash_is_logged_done_and_can_be_restored(store, tenant, instance):  # noqa: F811
+def test_a_delete_sent_before_a_crash_is_logged_done_and_can_be_restored(store, tenant, instance):
     batch_id = plan_batch(store, tenant)
     with store.connect() as con:
         approval.approve(con, batch_id, "ana")

@@ -9,7 +9,6 @@ Steps for a person (disable sync, fix in the PSA, merge organizations) are never
 """
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,7 +112,7 @@ class _Applier:
         return record
 
     def save(self, act: dict, record: Fetched) -> None:
-        store.save_snapshot(self.con, act, json.dumps(record.document, separators=(",", ":")))
+        store.save_snapshot(self.con, act, record.document)
 
     async def archive(self, act: dict) -> None:
         record = await self.still_as_planned(act)

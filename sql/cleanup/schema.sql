@@ -64,8 +64,13 @@ CREATE TABLE IF NOT EXISTS audit.snapshots (
     entity_type  VARCHAR NOT NULL,
     source_id    VARCHAR NOT NULL,
     taken_at     TIMESTAMPTZ NOT NULL,
-    record_json  VARCHAR NOT NULL           -- the whole JSON:API document as fetched just before the change
+    record_json  VARCHAR NOT NULL,          -- the whole JSON:API document as fetched just before the change, its
+                                            -- secret values (passwords, OTP secrets, tokens) replaced by "[encrypted]"
+    secrets_encrypted VARCHAR,              -- those values: a Fernet token under the snapshot key; never published
+    secrets_count     INTEGER               -- how many values were taken out
 );
+ALTER TABLE audit.snapshots ADD COLUMN IF NOT EXISTS secrets_encrypted VARCHAR;
+ALTER TABLE audit.snapshots ADD COLUMN IF NOT EXISTS secrets_count INTEGER;
 
 CREATE TABLE IF NOT EXISTS audit.action_log (
     logged_at    TIMESTAMPTZ NOT NULL,

@@ -24,7 +24,7 @@ from pipelines.cleanup import store as cleanup_store
 from pipelines.resources import WarehouseResource
 
 
-def forge(store, batch_id, signature=None):  # noqa: F811
+def forge(store, batch_id, signature=None):
     """What someone with write access to the warehouse can do: an approval row with a correct plain fingerprint."""
     with store.connect() as con:
         cleanup_store.ensure_schema(con)
@@ -34,7 +34,7 @@ def forge(store, batch_id, signature=None):  # noqa: F811
         return fingerprint
 
 
-def sensor_requests(store, instance):  # noqa: F811
+def sensor_requests(store, instance):
     with dg.build_sensor_context(instance=instance, resources={
             "warehouse": WarehouseResource(path=str(store.path))}) as context:
         return cleanup_approval_sensor(context)
