@@ -25,6 +25,7 @@ import duckdb
 
 from pipelines.private_files import make_private, owner_only
 from pipelines.read_only import readonly_connect
+from pipelines.sources import write_systems
 from pipelines.warehouse import Warehouse
 
 PUBLISHED_SCHEMAS = ("staging", "marts", "cleanup", "audit")
@@ -132,6 +133,7 @@ def _add_views_and_about(scratch: Path, views: list[tuple[str, str, str]], publi
         con.execute(f"INSERT INTO {ABOUT_SCHEMA}.publication VALUES (?, ?, ?, ?, ?)",
                     [publication.published_at, publication.run_id, str(warehouse.path), len(publication.tables),
                      len(publication.views)])
+        write_systems(con)  # about.systems: the registry, which the cookbook joins instead of listing sources
         con.execute(f"CREATE TABLE {ABOUT_SCHEMA}.tables (table_schema VARCHAR, table_name VARCHAR, row_count BIGINT)")
         for qualified, rows in publication.tables.items():
             schema, name = qualified.split(".", 1)

@@ -8,7 +8,7 @@ import re
 import dagster as dg
 
 from pipelines.assets.metadata import preview
-from pipelines.cleanup import CleanupError, approval, store
+from pipelines.cleanup import CleanupError, approval, intents, store
 from pipelines.cleanup.apply import DEFAULT_CHUNK_SIZE, apply_batch
 from pipelines.cleanup.guard import GuardRails, count_jumps
 from pipelines.cleanup.itglue_api import client_from
@@ -144,18 +144,22 @@ def apply_run_config(batch_id: str, approval_id: str = "", **options) -> dict:
 
 
 @dg.sensor(job=apply_cleanup, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Launches apply_cleanup once per approval that matches its batch (run_key = approval id).")
+           description="Launches apply_cleanup once per approval made to be applied (approve --apply, or the "
+                       "review page's approve and apply) that matches its batch (run_key = approval id).")
 def cleanup_approval_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     store_ = warehouse.get()
     if not store_.path.exists():
         return dg.SkipReason(f"no warehouse at {store_.path} yet")
     try:
         with store_.connect(read_only=True) as con:
-            approvals = approval.pending(con)
+            waiting = approval.pending(con)
+            # only approvals made to be applied (approve --apply, the page's "approve and apply")
+            approvals = intents.to_apply(con, waiting)
     except WarehouseLocked:
         return dg.SkipReason("the warehouse is busy (a run holds it); looking again at the next tick")
     if not approvals:
-        return dg.SkipReason("no approvals waiting")
+        return dg.SkipReason(f"no approvals to apply ({len(waiting)} approved to wait for `msp-recon apply`)"
+                             if waiting else "no approvals waiting")
     return [dg.RunRequest(run_key=a.approval_id, run_config=apply_run_config(a.batch_id, a.approval_id),
                           tags={"cleanup/batch": a.batch_id, "cleanup/approved_by": a.approved_by})
             for a in approvals]

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.sources import itglue
+from pipelines.sources.base import ENTITY_TABLES
 from pipelines.sources.http import ApiClient, MalformedResponse, RetryPolicy
 
 JSONAPI = "application/vnd.api+json"
 WRITE_HEADERS = {"Content-Type": JSONAPI}
-RESOURCES = {"organization": "organizations", "configuration": "configurations", "contact": "contacts"}
+# IT Glue names its resources as the staging tables are named
+RESOURCES = ENTITY_TABLES
 # What a delete would lose. Organizations take no include= in IT Glue's single-record endpoint.
 DOCUMENTATION_INCLUDES = {"configuration": "passwords,attachments,related_items",
                           "contact": "passwords,attachments,related_items"}
@@ -35,10 +37,8 @@ READ_ONLY_ATTRIBUTES = {"id", "created-at", "updated-at", "resource-url", "organ
 
 def client_from(config: Mapping[str, str], retry: RetryPolicy | None = None) -> ApiClient:
     """An IT Glue ApiClient from the source settings (ITGLUE_API_URL, ITGLUE_API_KEY, ITGLUE_RATE_LIMIT)."""
-    budget = itglue.DEFAULT_BUDGET
-    if config.get("ITGLUE_RATE_LIMIT"):
-        budget = itglue.RateBudget.within(int(config["ITGLUE_RATE_LIMIT"]), 300, budget.concurrency)
-    return itglue.client(config.get("ITGLUE_API_URL") or itglue.DEFAULT_URL, config["ITGLUE_API_KEY"], budget,
+    return itglue.client(config.get("ITGLUE_API_URL") or itglue.DEFAULT_URL, config["ITGLUE_API_KEY"],
+                         itglue.SOURCE.budget(config),
                          retry=retry)
 
 

@@ -22,13 +22,14 @@ from typing import Any
 
 import duckdb
 
-from pipelines.cleanup import store
+from pipelines.cleanup import names, store
 from pipelines.cleanup.guard import GuardRails
 from pipelines.cleanup.itglue_api import Fetched, fetch_many
 from pipelines.sources import all_sources
+from pipelines.sources.base import ENTITY_TABLES
 from pipelines.sources.http import ApiClient
 
-STAGING_TABLES = {"organization": "organizations", "configuration": "configurations", "contact": "contacts"}
+STAGING_TABLES = ENTITY_TABLES
 # The staged fields two copies are compared on, for the evidence a reviewer reads.
 MATCH_FIELDS = {
     "organization": ("name_norm", "domain", "phone_digits", "city"),
@@ -63,6 +64,9 @@ class Proposal:
     carries: list[str] = field(default_factory=list)
     planned_updated_at: str | None = None
     instructions: str | None = None
+    organization_name: str | None = None  # the client, and its IT Glue id (pipelines/cleanup/names.py)
+    organization_itglue_id: str | None = None
+    subject: str | None = None  # what the action is about in words: "DC01 at Contoso"
 
 
 @dataclass
@@ -365,6 +369,8 @@ async def propose(con: duckdb.DuckDBPyConnection, api: ApiClient, guard: GuardRa
     store.ensure_schema(con)
     marts = read_marts(con)
     fetched = await fetch_all(api, marts.itglue_keys())
+    names.fill_organization_links(fetched, names.itglue_site(con))
     proposals, notes = plan(marts, fetched)
+    names.attach(con, proposals, fetched)
     batch_id = write_batch(con, proposals, marts, guard, run_id)
     return batch_id, proposals, notes

@@ -62,6 +62,9 @@ class World:
     ninjaone: dict[str, list[Record]]
     truth: Truth
     extra: dict[str, Any] = field(default_factory=dict)
+    # Systems rendered as views of this world by their sandbox api module (see `pipelines.sandbox.systems`):
+    # source name -> that module's records.
+    systems: dict[str, Any] = field(default_factory=dict)
 
     def expected_counts(self) -> dict[str, int]:
         """Rows a full extraction of each raw table yields (`raw.<source>_<resource>`), for tests and the demo."""

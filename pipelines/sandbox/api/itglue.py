@@ -51,7 +51,7 @@ starts (replacing or resizing a resource list is noticed).
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -59,7 +59,18 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from pipelines.sandbox.api.rolling_window import RollingWindow
-from pipelines.sandbox.server import CREDENTIALS, Sandbox
+
+if TYPE_CHECKING:
+    from pipelines.sandbox.server import Sandbox
+
+# Where the sandbox serves this system, and the built-in tenant's credentials for it (any other value is
+# rejected like a wrong key): the server mounts and `env_for` hands these out, nothing lists them elsewhere.
+SYSTEM = "itglue"
+MOUNT = "itglue"
+URL_ENV = "ITGLUE_API_URL"
+CREDENTIALS = {
+    "ITGLUE_API_KEY": "sandbox-itglue-key",
+}
 
 JSONAPI = "application/vnd.api+json"
 RESOURCES = ("organizations", "configurations", "contacts")
@@ -269,7 +280,7 @@ class RmmRecords:
 class ItGlueApi:
     """The endpoints of one served sandbox: its tables, the rate window, and the state of the quirks."""
 
-    def __init__(self, sandbox: Sandbox):
+    def __init__(self, sandbox: "Sandbox"):
         self.sandbox = sandbox
         self.world = sandbox.world
         self.tables = {name: ResourceTable(self.world, name) for name in RESOURCES}
@@ -682,7 +693,7 @@ class ItGlueApi:
         return handle
 
 
-def routes(sandbox: Sandbox) -> list[BaseRoute]:
+def routes(sandbox: "Sandbox") -> list[BaseRoute]:
     api = ItGlueApi(sandbox)
     result: list[BaseRoute] = []
     for resource in RESOURCES:
