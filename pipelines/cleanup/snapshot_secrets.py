@@ -37,7 +37,8 @@ def split(document: Any) -> tuple[Any, list[tuple[Path, Any]]]:
         if isinstance(node, dict):
             out = {}
             for key, value in node.items():
-                if is_secret_name(str(key)) and value not in (None, ""):
+                # a value, not a structure: `relationships.passwords` lists ids, and nested objects are walked
+                if is_secret_name(str(key)) and value not in (None, "") and not isinstance(value, dict | list):
                     found.append(([*path, key], value))
                     out[key] = PLACEHOLDER
                 else:
