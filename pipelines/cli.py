@@ -48,6 +48,20 @@ def run() -> None:
     report(outcome)
 
 
+def _difficulty(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from pipelines.sandbox.variation import variation_for
+
+    try:
+        variation_for(0, value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+DIFFICULTY_HELP = ("How messy the sandbox tenant is: standard, hard (names, serials and stories vary as in real "
+                   "tenants), or a number from 0 to 1.")
+
+
 @main.command()
 @click.option("--seed", default=7, show_default=True, help="Seed of the sandbox tenant.")
 @click.option("--scale", default=60, show_default=True, help="Client organizations in the sandbox tenant.")
@@ -55,7 +69,8 @@ def run() -> None:
               help="The PSA the demo extracts (IT Glue syncs with it in the tenant).")
 @click.option("--rmm", type=click.Choice(source_names("rmm")), multiple=True, default=DEMO_RMMS,
               show_default=True, help="The RMMs the demo extracts (repeat the option for several).")
-def demo(seed: int, scale: int, psa: str, rmm: tuple[str, ...]) -> None:
+@click.option("--difficulty", default="standard", show_default=True, callback=_difficulty, help=DIFFICULTY_HELP)
+def demo(seed: int, scale: int, psa: str, rmm: tuple[str, ...], difficulty: str) -> None:
     """Start the built-in sandbox tenant, run the weekly job against it over HTTP, stop it, and summarize."""
     from pipelines.runner import run_job
     from pipelines.sandbox.guard import refuse_live_warehouse
@@ -66,10 +81,10 @@ def demo(seed: int, scale: int, psa: str, rmm: tuple[str, ...]) -> None:
         refuse_live_warehouse(warehouse_path())
     except RuntimeError as exc:
         fail(str(exc))
-    click.echo(f"Building the sandbox tenant (seed {seed}, {scale} clients)…")
+    click.echo(f"Building the sandbox tenant (seed {seed}, {scale} clients, difficulty {difficulty})…")
     rmms = tuple(dict.fromkeys(rmm))
     try:
-        world = build_world(seed=seed, scale=scale, psa=psa, rmms=rmms)
+        world = build_world(seed=seed, scale=scale, psa=psa, rmms=rmms, difficulty=difficulty)
     except ValueError as exc:
         fail(str(exc))
     with RunningSandbox(Sandbox(world)) as sandbox:
@@ -181,14 +196,15 @@ def sandbox() -> None:
 @click.option("--port", default=8765, show_default=True)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--scale", default=60, show_default=True, help="Client organizations (tens to tens of thousands).")
-def serve(host: str, port: int, seed: int, scale: int) -> None:
+@click.option("--difficulty", default="standard", show_default=True, callback=_difficulty, help=DIFFICULTY_HELP)
+def serve(host: str, port: int, seed: int, scale: int, difficulty: str) -> None:
     """Serve the sandbox until interrupted; prints the env vars that point msp-recon at it."""
     from pipelines.sandbox.server import env_for, serve_forever
 
     click.echo("Point msp-recon at the sandbox with (or put these in .env):")
     for key, value in env_for(f"http://{host}:{port}").items():
         click.echo(f"  export {key}={value}")
-    serve_forever(seed=seed, scale=scale, host=host, port=port)
+    serve_forever(seed=seed, scale=scale, host=host, port=port, difficulty=difficulty)
 
 
 # ---- cleanup: review, approve, apply, undo (pipelines/cleanup) -------------------------------------------------

@@ -214,7 +214,7 @@ def serve_in_thread(seed: int = 7, scale: int = 60, host: str = "127.0.0.1", por
     return RunningSandbox(Sandbox(world or build_world(seed=seed, scale=scale)), host, port)
 
 
-def serve_forever(seed: int, scale: int, host: str, port: int) -> None:
+def serve_forever(seed: int, scale: int, host: str, port: int, difficulty: str | float = "standard") -> None:
     """`msp-recon sandbox serve`: blocks until interrupted."""
-    sandbox = Sandbox(build_world(seed=seed, scale=scale))
+    sandbox = Sandbox(build_world(seed=seed, scale=scale, difficulty=difficulty))
     uvicorn.run(sandbox.asgi(), host=host, port=port, log_level="info", access_log=False, lifespan="off")

@@ -16,7 +16,7 @@ NATIVE_RMMS = ("datto_rmm", "ninjaone")
 
 
 def build_world(seed: int = 7, scale: int = 60, psa: str = "autotask",
-                rmms: tuple[str, ...] = NATIVE_RMMS) -> World:
+                rmms: tuple[str, ...] = NATIVE_RMMS, difficulty: str | float = "standard") -> World:
     """The tenant served with `psa` as the PSA IT Glue syncs with and `rmms` as its RMMs."""
     adapters = [protocols()[name] for name in (*rmms, psa) if name not in (*NATIVE_PSAS, *NATIVE_RMMS)]
     replaced = [a.REPLACES for a in adapters if getattr(a, "REPLACES", None)]
@@ -25,7 +25,8 @@ def build_world(seed: int = 7, scale: int = 60, psa: str = "autotask",
         takers = [a.SYSTEM for a in adapters if getattr(a, "REPLACES", None) in clash]
         raise ValueError(f"{', '.join(takers)} and {', '.join(clash)} are one RMM slot of the sandbox tenant: "
                          "choose one of them")
-    world = generate_world(seed=seed, scale=scale, psa=psa if psa in NATIVE_PSAS else "autotask")
+    world = generate_world(seed=seed, scale=scale, psa=psa if psa in NATIVE_PSAS else "autotask",
+                           difficulty=difficulty)
     # RMMs first: a PSA view takes its RMM links from whichever RMM serves the devices.
     for adapter in adapters:
         adapter.adapt(world)
