@@ -190,6 +190,9 @@ def test_ci_preset_is_small_and_hard():
     t = world.truth
     assert set(t.duplicates["cause"]) == set(CAUSES) and set(t.orphans["reason"]) == set(ORPHAN_REASONS)
     assert t.live_records(["itglue"]).height and t.duplicate_pairs(["itglue"]).height
+    assert {"renamed_client", "psa_name_typo", "site_name_variant", "reimaged_laptop"} <= set(t.hard_positives["case"])
+    assert {"junk_serial", "vm_clone_serial", "placeholder_serial", "reused_hostname", "franchise_branch",
+            "namesake"} <= set(t.hard_negatives["case"])
 
 
 def test_the_cli_refuses_an_unknown_difficulty_in_one_line():
