@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.cleanup import names, store
+from pipelines.cleanup import decisions, names, store
 from pipelines.cleanup.guard import GuardRails
 from pipelines.cleanup.itglue_api import Fetched, fetch_many
 from pipelines.linkage.settings import SPECS
@@ -434,5 +434,7 @@ async def propose(con: duckdb.DuckDBPyConnection, api: ApiClient, guard: GuardRa
     names.fill_organization_links(fetched, names.itglue_site(con))
     proposals, notes = plan(marts, fetched)
     names.attach(con, proposals, fetched)
+    proposals, dropped = decisions.drop_decided(con, proposals, fetched)  # dismissed and restored records
+    notes += dropped
     batch_id = write_batch(con, proposals, marts, guard, run_id)
     return batch_id, proposals, notes

@@ -18,6 +18,7 @@ import pyarrow as pa
 from splink import Linker
 
 from pipelines.linkage import charts as charts_mod
+from pipelines.linkage import kept_apart
 from pipelines.linkage.backend import Backend, LinkageEngine, create_engine
 from pipelines.linkage.models import (
     ModelMismatch,
@@ -101,6 +102,7 @@ def _load_staging(engine: LinkageEngine, staging: Mapping[str, object]) -> None:
 def _load_history(engine: LinkageEngine, history: Mapping[str, object] | None, run_at: datetime) -> None:
     con = engine.con
     con.execute("CREATE OR REPLACE TEMP TABLE run_meta AS SELECT ?::TIMESTAMPTZ AS run_at", [run_at])
+    kept_apart.load(con, (history or {}).get("kept_apart"))
     shapes = {
         "record_history": "entity_type VARCHAR, source VARCHAR, source_id VARCHAR, first_seen TIMESTAMPTZ, "
                           "last_seen TIMESTAMPTZ",
@@ -233,6 +235,7 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
         WHERE match_probability >= {threshold} OR is_certain""")
     if link_type == "dedupe_only":
         con.execute(f"UPDATE edges_{e} SET source_dataset_l = '{sources[0]}', source_dataset_r = '{sources[0]}'")
+    kept_apart.drop_edges(con, e)  # pairs a person dismissed stay apart
     edges = engine.register(f"edges_{e}", f"edges_{e}")
     clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(edges, threshold_match_probability=0.0)
     # cluster ids as the smallest member id: stable across runs while the cluster keeps that member
@@ -361,6 +364,8 @@ def read_staging(warehouse: Warehouse) -> tuple[dict[str, pa.Table], dict[str, p
         for name in ("record_history", "link_history"):
             if table_exists(con, "linkage", name):
                 history[name] = con.sql(f"SELECT * FROM linkage.{name}").to_arrow_table()
+        if (dismissed := kept_apart.read(con)) is not None:
+            history["kept_apart"] = dismissed  # pairs a person dismissed
     return staging, history
 
 

@@ -71,7 +71,7 @@ def _generate(seed: int, scale: int, psa: str, variation) -> World:
         "configurations": [render_config(g) for g in glue.configs],
         "contacts": [render_contact(k) for k in glue.contacts],
     }
-    rmm_records = render_rmm_records(rng, glue)
+    rmm_records = render_rmm_records(rng, glue, tenant.variation.timeline.rmm_direct_start)
     truth = build_truth(tenant, records, datto, site_of, ninja, ninja_org_of, glue)
     extra = {
         "now": psa_view.iso_ms(NOW),
@@ -81,6 +81,8 @@ def _generate(seed: int, scale: int, psa: str, variation) -> World:
         "rates": {"client": CLIENT_RATES, "device": DEVICE_RATES, "person": PERSON_RATES},
         "msp_itglue_org_id": str(glue.main_org[0].id),
         "difficulty": variation.level,
+        "timeline": {k: psa_view.iso_ms(getattr(variation.timeline, k)) for k in
+                     ("rmm_direct_start", "psa_sync_start", "rmm_switch")},
         "rmm": variation.rmm,
     }
     if variation.on:

@@ -18,7 +18,6 @@ from pipelines.sandbox.tenant import (
     DAY,
     LAST_PSA_SYNC,
     NOW,
-    RMM_SWITCH,
     T_2016,
     Client,
     Device,
@@ -186,7 +185,7 @@ def build_psa(rng: random.Random, tenant: Tenant) -> Psa:
             continue
         company = psa.company_of[d.client.idx]
         # Since the sync method change the RMM creates the CIs; before it, people did.
-        created = max(d.first_seen, RMM_SWITCH) + rng.randint(600, 3 * DAY) if d.in_datto and \
+        created = max(d.first_seen, v.timeline.rmm_switch) + rng.randint(600, 3 * DAY) if d.in_datto and \
             d.role == "sync_method_change" else d.first_seen + rng.randint(600, 5 * DAY)
         created = min(created, NOW - 7200)
         serial = d.serial if rng.random() > 0.06 else None
