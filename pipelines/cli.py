@@ -384,6 +384,26 @@ def dismiss(action_id: str, by: str, reason: str) -> None:
                f"batch {d.batch_id}, and is not proposed again until the record changes{pair}.")
 
 
+@main.command()
+@click.argument("batch_id", required=False)
+@click.option("--port", default=0, show_default="a free port", help="Port on 127.0.0.1.")
+def review(batch_id: str | None, port: int) -> None:
+    """Serve the review page of a batch (the latest by default) on 127.0.0.1, and print its URL with its token."""
+    from pipelines.cleanup import CleanupError
+    from pipelines.publish import published_path
+    from pipelines.review.page import ReviewApp, serve
+    from pipelines.settings import environment
+    from pipelines.warehouse import Warehouse, WarehouseLocked
+
+    store = Warehouse(warehouse_path())
+    env = environment()
+    try:
+        app = ReviewApp(store, env, batch_id, published=published_path(store, env))
+    except (CleanupError, WarehouseLocked) as exc:
+        fail(str(exc))
+    serve(app, port, say=lambda line: click.echo(line))
+
+
 @main.group(invoke_without_command=True)
 @click.pass_context
 def decisions(ctx: click.Context) -> None:
