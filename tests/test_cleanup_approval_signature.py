@@ -24,13 +24,14 @@ from pipelines.cleanup import store as cleanup_store
 from pipelines.resources import WarehouseResource
 
 
-def forge(store, batch_id, signature=None):
+def forge(store, batch_id):
     """What someone with write access to the warehouse can do: an approval row with a correct plain fingerprint."""
     with store.connect() as con:
         cleanup_store.ensure_schema(con)
         fingerprint = approval.fingerprint(cleanup_store.actions(con, batch_id))
-        con.execute("INSERT INTO cleanup.approvals VALUES (?, ?, 'ana', now(), [], ?, false, ?)",
-                    [f"{batch_id}-approval-1", batch_id, fingerprint, signature])
+        con.execute("INSERT INTO cleanup.approvals (approval_id, batch_id, approved_by, approved_at, "
+                    "excluded_action_ids, fingerprint, second_look_accepted) VALUES (?, ?, 'ana', now(), [], ?, false)",
+                    [f"{batch_id}-approval-1", batch_id, fingerprint])
         return fingerprint
 
 
