@@ -203,6 +203,7 @@ def serve(review: ReviewApp, port: int = 0, say: Callable[[str], None] = print) 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
+    sock.listen(128)  # accepting (queued) from the moment the URL is printed
     bound = sock.getsockname()[1]
     review.allow_port(bound)
     path = f"/batch/{review.batch_id}" if review.batch_id else "/"
