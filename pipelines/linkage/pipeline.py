@@ -217,7 +217,8 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
     linker = Linker(sdfs, settings, log_level=logging.ERROR)
     _register_tf_tables(engine, linker, spec, linker._settings_obj.as_dict())
     predictions = linker.inference.predict(threshold_match_probability=options.pair_floor)
-    certain = " OR ".join(f'coalesce("{c}_l" = "{c}_r", FALSE)' for c in spec.certain_columns) or "FALSE"
+    certain = " OR ".join([f'coalesce("{c}_l" = "{c}_r", FALSE)' for c in spec.certain_columns]
+                          + [f'coalesce(list_has_any("{c}_l", "{c}_r"), FALSE)' for c in spec.certain_lists]) or "FALSE"
     names = {c.unquote().name for c in predictions.columns}
     dropped = [c for c in ("source_dataset_l", "source_dataset_r") if c in names]  # absent when deduping one source
     engine.fetch(predictions, f"pairs_{e}", columns=(f"* EXCLUDE ({', '.join(dropped)})" if dropped else "*")
