@@ -160,12 +160,14 @@ def report(outcome, expected: dict[str, int] | None = None) -> None:
               help="Query the warehouse itself (only while no run holds it) instead of the published copy.")
 @click.option("--limit", default=50, show_default=True, help="Rows to print.")
 def sql(query: str, use_warehouse: bool, limit: int) -> None:
-    """Run QUERY (SQL text, or a .sql file such as sql/queries/why_matched.sql) on the published copy, read-only."""
+    """Run QUERY (SQL text, or a .sql file such as sql/queries/why_matched.sql) on the published copy, read-only:
+    ATTACH, COPY, file readers, INSTALL/LOAD, SET and writes are refused (pipelines/read_only.py)."""
     from pathlib import Path
 
     import duckdb
 
     from pipelines.publish import published_path
+    from pipelines.read_only import readonly_connect, refused, run_statements
     from pipelines.settings import environment
     from pipelines.warehouse import Warehouse
 
@@ -175,16 +177,13 @@ def sql(query: str, use_warehouse: bool, limit: int) -> None:
         fail(f"{target} does not exist yet: run the weekly job first (make demo, or msp-recon run)")
     text = Path(query).read_text() if query.endswith(".sql") and Path(query).exists() else query
     try:
-        with duckdb.connect(str(target), read_only=True) as con:
-            *setup, last = [s for s in text.split(";") if s.strip()]
-            for statement in setup:
-                con.execute(statement)
-            relation = con.sql(last)
+        with readonly_connect(target) as con:
+            relation = run_statements(con, text)
             if relation is None:
                 return
             click.echo(relation.limit(limit).show(max_width=200, max_rows=limit) or "", nl=False)
     except duckdb.Error as exc:
-        fail(f"{target.name}: {str(exc).splitlines()[0]}")
+        fail(f"{target.name}: {refused(exc) or str(exc).splitlines()[0]}")
 
 
 @main.group()
@@ -211,13 +210,17 @@ def serve(host: str, port: int, seed: int, scale: int, difficulty: str) -> None:
 # ---- cleanup: review, approve, apply, undo (pipelines/cleanup) -------------------------------------------------
 
 
-def _with_warehouse(work):
-    """Run work(con) on the warehouse; refusals and a locked file end in one line."""
+def _with_warehouse(work, read_only: bool = False):
+    """Run work(con) on the warehouse (a locked read-only session for readers); refusals and a locked file end in
+    one line."""
     from pipelines.cleanup import CleanupError
     from pipelines.warehouse import Warehouse, WarehouseLocked
 
+    store = Warehouse(warehouse_path())
+    if read_only and not store.path.exists():
+        fail(f"there is no warehouse at {store.path} yet: run the weekly job first (make demo, or msp-recon run)")
     try:
-        with Warehouse(warehouse_path()).connect() as con:
+        with store.connect(read_only=read_only) as con:
             return work(con)
     except (CleanupError, WarehouseLocked) as exc:
         fail(str(exc))
@@ -228,7 +231,7 @@ def batches() -> None:
     """List cleanup batches, their status and approval."""
     from pipelines.cleanup.report import batch_lines
 
-    for line in _with_warehouse(batch_lines):
+    for line in _with_warehouse(batch_lines, read_only=True):
         click.echo(line)
 
 
@@ -247,7 +250,7 @@ def show(batch_id: str, client: str | None, action: str | None, cause: str | Non
     from pipelines.review.summary import Filters
 
     filters = Filters(client=client, action=action, cause=cause, entity=entity, q=q)
-    for line in _with_warehouse(lambda con: show_lines(con, batch_id, filters)):
+    for line in _with_warehouse(lambda con: show_lines(con, batch_id, filters), read_only=True):
         click.echo(line)
 
 
@@ -304,7 +307,7 @@ def apply(batch_id: str, dry_run: bool) -> None:
     from pipelines.review.applied import totals_lines
 
     if dry_run:
-        lines, note = _with_warehouse(lambda con: planned_calls(con, batch_id))
+        lines, note = _with_warehouse(lambda con: planned_calls(con, batch_id), read_only=True)
         click.echo(f"Dry run of batch {batch_id} ({note}); no call is made:")
         for line in lines:
             click.echo(f"  {line}")
