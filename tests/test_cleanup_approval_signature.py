@@ -24,13 +24,14 @@ from pipelines.cleanup import store as cleanup_store
 from pipelines.resources import WarehouseResource
 
 
-def forge(store, batch_id, signature=None):
+def forge(store, batch_id):
     """What someone with write access to the warehouse can do: an approval row with a correct plain fingerprint."""
     with store.connect() as con:
         cleanup_store.ensure_schema(con)
         fingerprint = approval.fingerprint(cleanup_store.actions(con, batch_id))
-        con.execute("INSERT INTO cleanup.approvals VALUES (?, ?, 'ana', now(), [], ?, false, ?)",
-                    [f"{batch_id}-approval-1", batch_id, fingerprint, signature])
+        con.execute("INSERT INTO cleanup.approvals (approval_id, batch_id, approved_by, approved_at, "
+                    "excluded_action_ids, fingerprint, second_look_accepted) VALUES (?, ?, 'ana', now(), [], ?, false)",
+                    [f"{batch_id}-approval-1", batch_id, fingerprint])
         return fingerprint
 
 
@@ -91,7 +92,7 @@ def test_an_approval_edited_after_it_was_made_is_refused(store, tenant, instance
     assert isinstance(sensor_requests(store, instance), dg.SkipReason)
 
 
-def test_the_approval_key_is_outside_the_warehouse_private_and_made_on_first_use(store, tenant, tmp_path):
+def test_the_approval_key_is_outside_the_warehouse_private_and_made_on_first_use(store, tenant, instance):
     folder = store.path.parent / "keys"
     assert not folder.exists()
     batch_id = plan_batch(store, tenant)
@@ -105,6 +106,12 @@ def test_the_approval_key_is_outside_the_warehouse_private_and_made_on_first_use
         assert approval.valid_approval(con, batch_id).approval_id == made.approval_id
     key.chmod(0o644)
     with store.connect() as con, pytest.raises(CleanupError, match="readable by other users .* chmod 600"):
+        approval.valid_approval(con, batch_id)
+    skipped = sensor_requests(store, instance)  # the sensor launches nothing and says why
+    assert isinstance(skipped, dg.SkipReason) and "chmod 600" in skipped.skip_message
+    key.chmod(0o600)
+    key.write_bytes(b"")
+    with store.connect() as con, pytest.raises(CleanupError, match="is empty: restore it from a backup"):
         approval.valid_approval(con, batch_id)
 
 

@@ -46,20 +46,28 @@ def read_key(directory: Path, name: str, create: bool) -> bytes | None:
     if not path.exists():
         if not create:
             return None
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(directory, 0o700)
         fresh = Fernet.generate_key() if name == SNAPSHOT_KEY else secrets.token_hex(32).encode()
-        try:  # O_EXCL: two processes creating it at once keep one key, the first one's
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(directory, 0o700)
+            # O_EXCL: two processes creating it at once keep one key, the first one's
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             return read_key(directory, name, create=False)
+        except OSError as exc:
+            raise CleanupError(f"cannot create the key {path} ({exc.strerror}): set {KEY_DIR_VARIABLE} to a folder "
+                               "msp-recon may write") from None
         with os.fdopen(fd, "wb") as out:
             out.write(fresh)
         return fresh
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise CleanupError(f"the key {path} is readable by other users (mode {mode:o}): chmod 600 {path}")
-    return path.read_bytes().strip()
+    key = path.read_bytes().strip()
+    if not key:
+        raise CleanupError(f"the key {path} is empty: restore it from a backup (or delete it to make a new one, which "
+                           "voids what the old one signed or encrypted)")
+    return key
 
 
 def approval_key(con: duckdb.DuckDBPyConnection, create: bool = False) -> bytes | None:
@@ -67,5 +75,10 @@ def approval_key(con: duckdb.DuckDBPyConnection, create: bool = False) -> bytes 
 
 
 def snapshot_cipher(con: duckdb.DuckDBPyConnection, create: bool = False) -> Fernet | None:
-    key = read_key(key_dir_of(con), SNAPSHOT_KEY, create)
-    return Fernet(key) if key else None
+    directory = key_dir_of(con)
+    key = read_key(directory, SNAPSHOT_KEY, create)
+    try:
+        return Fernet(key) if key else None
+    except ValueError:
+        raise CleanupError(f"the key {directory / SNAPSHOT_KEY} is not a snapshot key (Fernet): restore it from a "
+                           "backup") from None
