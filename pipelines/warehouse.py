@@ -12,6 +12,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.private_files import make_private, owner_only
+from pipelines.read_only import readonly_connect
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 SCHEMAS = ("raw", "staging", "marts", "cleanup", "audit", "linkage")
 
@@ -38,17 +41,30 @@ class Warehouse:
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            raise WarehouseLocked(_locked_message(self.path, str(exc))) from None
-        try:
-            if not read_only:
+        if read_only:
+            try:
+                # A reader gets the locked read-only session (pipelines/read_only.py), not just read_only=True.
+                con = readonly_connect(self.path)
+            except duckdb.IOException as exc:
+                raise WarehouseLocked(_locked_message(self.path, str(exc))) from None
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        with owner_only():  # the warehouse holds audit data: it and its WAL are 0600
+            make_private(self.path, Path(f"{self.path}.wal"))
+            try:
+                con = duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                raise WarehouseLocked(_locked_message(self.path, str(exc))) from None
+            try:
                 for schema in SCHEMAS:
                     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            yield con
-        finally:
-            con.close()
+                yield con
+            finally:
+                con.close()
+                make_private(self.path, Path(f"{self.path}.wal"))
 
     def replace_tables(self, schema: str, frames: Mapping[str, pl.DataFrame]) -> None:
         """Swap in every table at once: either all of `frames` replace their tables, or none does.

@@ -92,3 +92,25 @@ def test_a_week_of_review_through_the_command_line(sandbox, tmp_path):
                                      "WHERE entity_type = 'configuration' AND source = 'itglue' AND "
                                      "source_id IN (?, ?)", [dismissed_id, dismissed_partner]))
     assert clusters[dismissed_id] != clusters[dismissed_partner]  # kept apart
+
+    # week over week: what the apply resolved, what is still open, per client
+    changes = query(warehouse, "SELECT sum(new), sum(resolved), sum(still_open) FROM marts.weekly_changes "
+                               "WHERE organization_name = ?", [client])[0]
+    assert changes[1] >= len(theirs) - 2 and changes[0] >= 1, changes  # applied ones resolved; the re-created one new
+    assert query(warehouse, "SELECT sum(still_open) FROM marts.weekly_changes")[0][0] > 0  # other clients untouched
+    cookbook = cli(["sql", "sql/queries/weekly_changes.sql"], env)
+    assert cookbook.returncode == 0 and client in cookbook.stdout and "still_open" in cookbook.stdout
+    report = warehouse.parent / "review" / f"{next_batch}.html"
+    assert report.exists() and f"Batch {next_batch}" in report.read_text()
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(tmp_path / "dh")) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("cleanup_batch"))
+        metadata = event.asset_materialization.metadata
+    assert isinstance(metadata["week resolved"], dg.IntMetadataValue) and metadata["week resolved"].value > 0
+    assert any(k.startswith("cause ") and isinstance(v, dg.IntMetadataValue) for k, v in metadata.items())
+    assert metadata["review report"].value == str(report)
+    for chart in (warehouse.parent / "linkage_charts").glob("*.html"):  # Splink's charts render offline
+        html = chart.read_text()
+        assert not re.search(r'<script[^>]*src="https?:', html), chart.name
+        assert "cdn.jsdelivr.net/npm/vega" not in html, chart.name
