@@ -11,21 +11,12 @@ slowest source alone.
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def serve(scale: int, seed: int, psa: str) -> None:
-    from pipelines.sandbox.server import RunningSandbox, Sandbox
-    from pipelines.sandbox.world import build_world
-
-    running = RunningSandbox(Sandbox(build_world(seed=seed, scale=scale, psa=psa)))
-    print(json.dumps({"url": running.url}), flush=True)
-    while True:
-        time.sleep(3600)
+from sandbox_child import start
 
 
 def main() -> None:
@@ -34,11 +25,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--psa", default="autotask")
     parser.add_argument("--sources", nargs="+", default=["itglue", "autotask", "datto_rmm", "ninjaone"])
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.scale, args.seed, args.psa)
-        return
 
     import dagster as dg
 
@@ -46,11 +33,9 @@ def main() -> None:
     from pipelines.resources import SourcesResource, WarehouseResource
     from pipelines.sandbox.server import env_for
 
-    child = subprocess.Popen([sys.executable, __file__, "--serve", "--scale", str(args.scale), "--seed",
-                              str(args.seed), "--psa", args.psa], stdout=subprocess.PIPE, text=True)
+    child, url = start(args.scale, args.seed, args.psa, lifted=False)
     try:
-        served = json.loads(child.stdout.readline())
-        env_of = {name: env_for(served["url"], (name,)) for name in args.sources}
+        env_of = {name: env_for(url, (name,)) for name in args.sources}
         assets = {a.node_def.name: a for a in EXTRACT_ASSETS}
 
         def extract(names: list[str]) -> tuple[float, dict]:

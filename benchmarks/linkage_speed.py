@@ -40,7 +40,8 @@ def link_once(n_configurations: int, train: str, model_dir: Path, threads: int, 
     result = link_staging(tenant.staging, ModelStore(model_dir), options=options)
     return {"sizes": {k: v.height for k, v in tenant.staging.items()}, "generate_s": generated,
             "total_s": time.perf_counter() - started, "timings": result.timings, "peak_mb": peak_mb(),
-            "peak_before_link_mb": peak_before, "row_counts": result.metrics["row_counts"]}
+            "peak_before_link_mb": peak_before, "row_counts": result.metrics["row_counts"],
+            "models": {e: m.get("mismatch") or m.get("source") for e, m in result.models.items()}}
 
 
 def reference_once(n_configurations: int, threads: int, memory_limit: str) -> dict:
@@ -71,7 +72,8 @@ def run(n_configurations: int, threads: int, memory_limit: str) -> None:
             stages = ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items())
             print(f"{label}: {r['total_s']:.1f} s; peak RSS {r['peak_mb']:,.0f} MB "
                   f"({r['peak_before_link_mb']:,.0f} MB of it the generated tenant)\n  {stages}", flush=True)
-            print(f"  outputs: {r['row_counts']}", flush=True)
+            print(f"  outputs: {r['row_counts']}" + (f"\n  models: {r['models']}" if r.get("models") else ""),
+                  flush=True)
 
 
 def main() -> None:

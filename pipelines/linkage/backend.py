@@ -11,6 +11,7 @@ backend, so moving a tenant too large for one machine to Spark is a change here,
 import os
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
@@ -98,5 +99,9 @@ def create_engine(backend: Backend = "duckdb", *, threads: int | None = None, me
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
+    # An in-memory database spills nowhere by default: past memory_limit a large tenant would fail instead of
+    # writing its biggest joins to disk (in the system's temp folder: TMPDIR moves it).
+    spill = Path(tempfile.gettempdir()) / "msp-recon-linkage-spill"
+    con.execute(f"SET temp_directory = '{spill.as_posix()}'")
     con.execute("SET preserve_insertion_order = false")
     return LinkageEngine(backend=backend, db_api=db_api, con=con)
