@@ -197,14 +197,23 @@ def sandbox() -> None:
 @click.option("--seed", default=7, show_default=True)
 @click.option("--scale", default=60, show_default=True, help="Client organizations (tens to tens of thousands).")
 @click.option("--difficulty", default="standard", show_default=True, callback=_difficulty, help=DIFFICULTY_HELP)
-def serve(host: str, port: int, seed: int, scale: int, difficulty: str) -> None:
+@click.option("--psa", type=click.Choice(source_names("psa")), default="autotask", show_default=True,
+              help="The PSA IT Glue syncs with in the tenant (Autotask and ConnectWise are always served).")
+@click.option("--rmm", type=click.Choice(source_names("rmm")), multiple=True, default=DEMO_RMMS, show_default=True,
+              help="The RMMs the tenant runs (repeat the option for several).")
+def serve(host: str, port: int, seed: int, scale: int, difficulty: str, psa: str, rmm: tuple[str, ...]) -> None:
     """Serve the sandbox until interrupted; prints the env vars that point msp-recon at it."""
     from pipelines.sandbox.server import env_for, serve_forever
+    from pipelines.sandbox.systems import build_world
 
+    try:
+        world = build_world(seed=seed, scale=scale, psa=psa, rmms=tuple(dict.fromkeys(rmm)), difficulty=difficulty)
+    except ValueError as exc:
+        fail(str(exc))
     click.echo("Point msp-recon at the sandbox with (or put these in .env):")
-    for key, value in env_for(f"http://{host}:{port}").items():
+    for key, value in env_for(f"http://{host}:{port}", world=world).items():
         click.echo(f"  export {key}={value}")
-    serve_forever(seed=seed, scale=scale, host=host, port=port, difficulty=difficulty)
+    serve_forever(seed=seed, scale=scale, host=host, port=port, world=world)
 
 
 # ---- cleanup: review, approve, apply, undo (pipelines/cleanup) -------------------------------------------------
