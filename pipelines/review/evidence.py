@@ -59,27 +59,45 @@ def _pair_comparisons(columns: list[str], row: dict[str, Any], flipped: bool) ->
     return found
 
 
+def for_actions(con: duckdb.DuckDBPyConnection, actions: list[dict[str, Any]]) -> dict[str, Evidence]:
+    """action_id -> the evidence behind it; one query per pair table, however many actions (a batch of thousands
+    renders in one pass). Missing marts (an older warehouse) show less, never fail."""
+    pairs: dict[str, dict[frozenset, tuple[list[str], dict[str, Any]]]] = {}
+    for entity, table in STAGING_TABLES.items():
+        wanted = {f"{a['source']}:{x}" for a in actions if a["entity_type"] == entity and a.get("survivor_source_id")
+                  for x in (a["source_id"], a["survivor_source_id"])}
+        name = f"marts.match_pairs_{table}"
+        if not wanted or not store.has_table(con, name):
+            continue
+        result = con.execute(f"SELECT * FROM {name} WHERE unique_id_l IN (SELECT unnest(?)) "
+                             "AND unique_id_r IN (SELECT unnest(?))", [sorted(wanted)] * 2)
+        columns = [d[0] for d in result.description]
+        pairs[entity] = {}
+        for values in result.fetchall():
+            row = dict(zip(columns, values, strict=True))
+            pairs[entity][frozenset((row["unique_id_l"], row["unique_id_r"]))] = (columns, row)
+    found = {}
+    for a in actions:
+        entity, source, sid, other = a["entity_type"], a["source"], a["source_id"], a.get("survivor_source_id")
+        if other:
+            hit = pairs.get(entity, {}).get(frozenset((f"{source}:{sid}", f"{source}:{other}")))
+            if hit:
+                columns, row = hit
+                found[a["action_id"]] = Evidence(
+                    "survivor", other, _pair_comparisons(columns, row, row["unique_id_l"] != f"{source}:{sid}"),
+                    row.get("match_weight"), row.get("match_key"))
+            else:
+                found[a["action_id"]] = Evidence("survivor", other, staged_side_by_side(con, entity, source, sid, other),
+                                                 note="linked through a third record: the staged match fields side "
+                                                      "by side")
+        else:
+            found[a["action_id"]] = Evidence(orphan_history(con, entity, sid) or "", None,
+                                             staged_side_by_side(con, entity, source, sid, None))
+    return found
+
+
 def for_action(con: duckdb.DuckDBPyConnection, action: dict[str, Any]) -> Evidence:
-    """The evidence behind one action; never raises for missing marts (an older warehouse shows less)."""
-    entity, source, sid = action["entity_type"], action["source"], action["source_id"]
-    table = STAGING_TABLES[entity]
-    other = action.get("survivor_source_id")
-    if other:
-        pairs = f"marts.match_pairs_{table}"
-        if store.has_table(con, pairs):
-            a, b = f"{source}:{sid}", f"{source}:{other}"
-            result = con.execute(f"SELECT * FROM {pairs} WHERE (unique_id_l = ? AND unique_id_r = ?) "
-                                 "OR (unique_id_l = ? AND unique_id_r = ?) LIMIT 1", [a, b, b, a])
-            columns = [d[0] for d in result.description]
-            rows = result.fetchall()
-            if rows:
-                row = dict(zip(columns, rows[0], strict=True))
-                return Evidence("survivor", other, _pair_comparisons(columns, row, row["unique_id_l"] != a),
-                                row.get("match_weight"), row.get("match_key"))
-        return Evidence("survivor", other, staged_side_by_side(con, entity, source, sid, other),
-                        note="linked through a third record: the staged match fields side by side")
-    orphan = orphan_history(con, entity, sid)
-    return Evidence(orphan or "", None, staged_side_by_side(con, entity, source, sid, None))
+    return for_actions(con, [action])[action["action_id"]]
 
 
 def staged_side_by_side(con: duckdb.DuckDBPyConnection, entity: str, source: str, sid: str,
