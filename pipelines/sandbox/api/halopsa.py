@@ -56,34 +56,35 @@ LISTS = {"Client": "clients", "Site": "sites", "Asset": "assets", "Users": "user
 
 # ------------------------------------------------------------------------------------------------------ the view
 
-def _synced_itglue_ids(world: "World") -> dict[tuple[str, str], str]:
-    """(entity_type, entity_id) -> the IT Glue record the PSA sync keeps for it (lowest id when several)."""
+def _synced_itglue_ids(world: "World") -> dict[tuple[str, str], list[str]]:
+    """(entity_type, entity_id) -> the IT Glue records the PSA sync keeps for it, oldest (lowest id) first."""
     enabled = {etype: {str(r["id"]) for r in world.itglue[table]
                        if (r.get("attributes") or {}).get("psa-integration") == "enabled"}
                for etype, table in (("organization", "organizations"), ("configuration", "configurations"),
                                     ("contact", "contacts"))}
     rows = world.truth.entities.filter(pl.col("source") == "itglue").iter_rows(named=True)
-    out: dict[tuple[str, str], str] = {}
+    out: dict[tuple[str, str], list[str]] = {}
     for r in rows:
         if r["source_id"] in enabled[r["entity_type"]]:
-            key = (r["entity_type"], r["entity_id"])
-            if key not in out or int(r["source_id"]) < int(out[key]):
-                out[key] = r["source_id"]
-    return out
+            out.setdefault((r["entity_type"], r["entity_id"]), []).append(r["source_id"])
+    return {key: sorted(ids, key=int) for key, ids in out.items()}
 
 
 def _links(world: "World", etype: str, ids: list[int], synced: dict) -> dict[int, str]:
-    """Halo record id -> the itglue_id Halo holds for it: the first-made Halo record of each entity (ids grow
-    with creation) carries the link; a duplicate entered later does not."""
+    """Halo record id -> the itglue_id Halo holds for it. The PSA's records of one thing and the IT Glue copies the
+    sync made of them pair up in creation order (ids grow with it): a duplicate entered in the PSA got its own
+    synced copy, and a record with no synced copy left carries no link."""
     entity_of = {r["source_id"]: r["entity_id"] for r in world.truth.entities.filter(
         (pl.col("source") == "autotask") & (pl.col("entity_type") == etype)).iter_rows(named=True)}
     out: dict[int, str] = {}
-    taken: set[str] = set()
+    used: dict[str, int] = {}
     for i in sorted(ids):
-        glue = synced.get((etype, entity_of.get(str(i))))
-        if glue and glue not in taken:
-            taken.add(glue)
-            out[i] = glue
+        entity = entity_of.get(str(i))
+        copies = synced.get((etype, entity), [])
+        n = used.get(entity, 0)
+        if n < len(copies):
+            out[i] = copies[n]
+            used[entity] = n + 1
     return out
 
 
