@@ -27,8 +27,9 @@ MODELS = {
         "comparisons": lambda: [cl.JaroWinklerAtThresholds("hostname_norm", [0.95, 0.85]),
                                 cl.ExactMatch("serial_norm"), cl.ExactMatch("mac_norm"), cl.ExactMatch("ip"),
                                 cl.ExactMatch("name_norm")],
-        "blocking": lambda: [block_on("serial_norm"), block_on("mac_norm"), block_on("hostname_norm")],
-        "training": lambda: [block_on("serial_norm"), block_on("hostname_norm")],
+        # not on the hostname alone: DC01 and WS-001 exist at every client, a block of thousands
+        "blocking": lambda: [block_on("serial_norm"), block_on("mac_norm"), block_on("hostname_norm", "ip")],
+        "training": lambda: [block_on("serial_norm"), block_on("mac_norm")],
     },
     "contacts": {
         "columns": ["first_name_norm", "last_name_norm", "email_norm", "phone_digits"],

@@ -229,8 +229,20 @@ def _with_warehouse(work, read_only: bool = False):
     if read_only and not store.path.exists():
         fail(f"there is no warehouse at {store.path} yet: run the weekly job first (make demo, or msp-recon run)")
     try:
-        with store.connect(read_only=read_only) as con:
-            return work(con)
+        try:
+            with store.connect(read_only=read_only) as con:
+                return work(con)
+        except WarehouseLocked:
+            from pipelines.publish import published_path
+            from pipelines.settings import environment
+
+            copy = published_path(store, environment())
+            if not (read_only and copy.exists()):
+                raise
+            # a run holds the warehouse: readers (batches, show) read the published copy meanwhile
+            click.echo(f"msp-recon: a run holds the warehouse; reading the published copy {copy}", err=True)
+            with Warehouse(copy).connect(read_only=True) as con:
+                return work(con)
     except (CleanupError, WarehouseLocked) as exc:
         fail(str(exc))
 

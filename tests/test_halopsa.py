@@ -181,3 +181,17 @@ def _itglue_frames(sandbox):
 def test_the_server_declares_itself():
     assert halo_server.URL_ENV in halopsa.SOURCE.env
     assert set(halo_server.CREDENTIALS) <= set(halopsa.SOURCE.env)
+
+
+def test_last_weeks_halo_links_the_copies_of_records_deleted_since():
+    """The tenant as last week's run saw it: Halo still holds the records deleted since, each linked to the IT Glue
+    copy its sync made, which today's truth lists as psa_record_deleted orphans (found by a run with history)."""
+    before = build_world(seed=11, scale=15, psa="halopsa", weeks_ago=1)
+    today = build_world(seed=11, scale=15, psa="halopsa")
+    deleted = set(today.truth.orphans.filter(pl.col("reason") == "psa_record_deleted")["source_id"])
+    assert deleted
+    linked_before = {r["itglue_id"] for key in ("clients", "assets", "users")
+                     for r in before.systems["halopsa"][key] if r["itglue_id"]}
+    linked_today = {r["itglue_id"] for key in ("clients", "assets", "users")
+                    for r in today.systems["halopsa"][key] if r["itglue_id"]}
+    assert deleted <= linked_before and not deleted & linked_today

@@ -209,3 +209,14 @@ def test_causes_read_signatures_not_planted_times(tmp_path, offset_days):
     causes = causes_of(rows, tmp_path)
     assert causes["m1"] == causes["s1"] == "pre_sync_existing"
     assert causes["m2"] == "unknown" and causes["m3"] == "unknown"
+
+
+def test_the_rmm_device_id_is_read_from_the_rmm_record():
+    from pipelines.sources.itglue import rmm_device_id  # noqa: PLC0415
+
+    assert rmm_device_id({"device-id": "9f1c2e7a-1111-4a4a-9b9b-0123456789ab"}) == "9f1c2e7a-1111-4a4a-9b9b-0123456789ab"
+    assert rmm_device_id({"device-id": 4711}) == "4711"
+    assert rmm_device_id({"external-url": "https://merlot.centrastage.net/device/9f1c2e7a-1111/summary"}) is None
+    assert rmm_device_id({"external-url": "https://merlot.centrastage.net/csm/device/9f1c2e7a-1111"}) == "9f1c2e7a-1111"
+    assert rmm_device_id({"url": "https://app.ninjarmm.com/#/deviceDashboard/devices/104?tab=1"}) == "104"
+    assert rmm_device_id({"name": "WS-01", "hostname": "WS-01"}) is None  # no id: proves nothing later
