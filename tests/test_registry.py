@@ -92,7 +92,8 @@ def test_readme_sources_table_is_the_registry():
     assert sorted(documented) == sorted(NAMES)
     for s in all_sources():
         if s.rate_limit:
-            assert s.rate_limit.env in documented[s.name], f"the README row of {s.name} names {s.rate_limit.env}"
+            phrase = f"`{s.rate_limit.env}`, requests per {s.rate_limit.unit}"
+            assert phrase in documented[s.name], f"the README row of {s.name} says {phrase}"
 
 
 def test_rate_limit_variables_are_parsed_in_one_place():
