@@ -100,7 +100,9 @@ def configuration_comparisons() -> list[ComparisonCreator]:
         _exact("org_cluster", 0.97, 0.01, else_m=0.03),
         _comparison("serial_norm", [
             _null(["serial_norm"]),
-            _level("serial_norm_l = serial_norm_r AND serial_copies_l <= 2 AND serial_copies_r <= 2",
+            # one machine per system carries it: two live machines with one serial are a clone pair, not a device
+            # (a reimaged laptop is one record in the RMM and the PSA, its old IT Glue copy another)
+            _level("serial_norm_l = serial_norm_r AND serial_copies_l <= 1 AND serial_copies_r <= 1",
                    "serial exact", 0.85, 0.00001, tf="serial_norm"),
             # a serial several records of one system carry (VM clones share the BIOS serial): weak evidence
             # fixed: EM on a tenant with many clone pools learned this level as near-proof and linked VM clones
