@@ -423,13 +423,17 @@ def restore(action_id: str) -> None:
 
 @main.command()
 @click.argument("action_id")
-@click.option("--by", "by", required=True, help="Who decides (recorded with the decision).")
+@click.option("--by", "by", required=True,
+              help="Who dismisses: a name in the approvers file (RECON_APPROVERS), editor or above.")
 @click.option("--reason", required=True, help='Why, e.g. "not a duplicate" or "keep this one".')
 def dismiss(action_id: str, by: str, reason: str) -> None:
     """Dismiss one proposed action: it leaves its unapproved batch and is not proposed again until its record changes."""
     from pipelines.cleanup.decisions import dismiss as record_dismissal
+    from pipelines.cleanup.intents import load_approvers
+    from pipelines.settings import environment
 
-    d = _with_warehouse(lambda con: record_dismissal(con, action_id, by, reason))
+    d = _with_warehouse(lambda con: record_dismissal(
+        con, action_id, by, reason, approvers=load_approvers(environment(), warehouse_path())))
     pair = f"; {d.source_id} and {d.partner_source_id} are kept apart when linking" if d.partner_source_id else ""
     click.echo(f"Dismissed {action_id} ({d.action} {d.subject or d.source_id}) as decision {d.decision_id}: it left "
                f"batch {d.batch_id}, and is not proposed again until the record changes{pair}.")
