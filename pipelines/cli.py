@@ -1,5 +1,6 @@
 """msp-recon: the command line (contract: shared/docs/contract.md)."""
 
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,12 +26,31 @@ def main() -> None:
 
     for category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
         warnings.simplefilter("ignore", category)
+    # SIGTERM stops a command the way Ctrl-C does (KeyboardInterrupt), so a waiting or running command ends in
+    # one line and a non-zero exit instead of dying silently.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def launch(job_name: str, **options):
+    """run_job for a command: a warehouse held by another run, or Ctrl-C/SIGTERM before the run starts, end in one
+    line; what the run waits for is said on stderr."""
+    from pipelines.runner import run_job
+    from pipelines.warehouse_lock import WarehouseBusy
+
+    try:
+        with step_progress(job_name) as on_step:
+            outcome = run_job(job_name, on_step=on_step, say=lambda line: click.echo(f"msp-recon: {line}", err=True),
+                              **options)
+    except WarehouseBusy as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail(f"interrupted: {job_name} stopped before it changed anything")
+    return outcome
 
 
 @main.command()
 def run() -> None:
     """Run the weekly reconciliation job now, as a Dagster run recorded in DAGSTER_HOME."""
-    from pipelines.runner import run_job
     from pipelines.settings import environment
     from pipelines.sources import get_source
 
@@ -39,9 +59,7 @@ def run() -> None:
         fail("IT Glue is not configured: set ITGLUE_API_KEY (and ITGLUE_API_URL outside the US) in the environment "
              "or in .env, plus the PSA and RMM variables (README: Pointing it at your own accounts); "
              "`msp-recon demo` runs on the built-in sandbox instead")
-    with step_progress("weekly_reconciliation") as on_step:
-        outcome = run_job("weekly_reconciliation", on_step=on_step)
-    report(outcome)
+    report(launch("weekly_reconciliation"))
 
 
 @main.command()
@@ -51,7 +69,6 @@ def run() -> None:
               help="The PSA the demo extracts (both are served).")
 def demo(seed: int, scale: int, psa: str) -> None:
     """Start the built-in sandbox tenant, run the weekly job against it over HTTP, stop it, and summarize."""
-    from pipelines.runner import run_job
     from pipelines.sandbox.guard import refuse_live_warehouse
     from pipelines.sandbox.server import RunningSandbox, Sandbox
     from pipelines.sandbox.world import build_world
@@ -64,10 +81,9 @@ def demo(seed: int, scale: int, psa: str) -> None:
     world = build_world(seed=seed, scale=scale, psa=psa)
     with RunningSandbox(Sandbox(world)) as sandbox:
         click.echo(f"Sandbox serving IT Glue, {psa} and the RMMs on {sandbox.url}")
-        with step_progress("weekly_reconciliation") as on_step:
-            # isolated: accounts configured on this machine (.env) take no part in the demo
-            outcome = run_job("weekly_reconciliation", env=sandbox.env(("itglue", psa, "datto_rmm", "ninjaone")),
-                              on_step=on_step, isolated=True)
+        # isolated: accounts configured on this machine (.env) take no part in the demo
+        outcome = launch("weekly_reconciliation", env=sandbox.env(("itglue", psa, "datto_rmm", "ninjaone")),
+                         isolated=True)
     report(outcome, expected=world.expected_counts())
 
 
@@ -253,11 +269,8 @@ def apply(batch_id: str, dry_run: bool) -> None:
             click.echo(f"  {line}")
         return
     from pipelines.assets.cleanup import apply_run_config  # Dagster loads slowly: only when a run is launched
-    from pipelines.runner import run_job
 
-    with step_progress("apply_cleanup") as on_step:
-        outcome = run_job("apply_cleanup", run_config=apply_run_config(batch_id), tags={"cleanup/batch": batch_id},
-                          on_step=on_step)
+    outcome = launch("apply_cleanup", run_config=apply_run_config(batch_id), tags={"cleanup/batch": batch_id})
     if not outcome.success:
         reasons = "; ".join(reason for _, reason in outcome.failures) or "see the run in the Dagster UI"
         fail(f"{reasons} (run {outcome.run_id})")
