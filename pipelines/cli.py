@@ -31,9 +31,27 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
+def check_settings(settings: dict[str, str]) -> None:
+    """Every bad setting in one line each, then exit 1, before anything runs."""
+    from pipelines.settings import SettingsError, validate
+
+    try:
+        validate(settings)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            click.echo(f"msp-recon: {problem}", err=True)
+        sys.exit(1)
+
+
 def launch(job_name: str, **options):
-    """run_job for a command: a warehouse held by another run, or Ctrl-C/SIGTERM before the run starts, end in one
-    line; what the run waits for is said on stderr."""
+    """run_job for a command: bad settings, a warehouse held by another run, or Ctrl-C/SIGTERM before the run
+    starts, end in one line each; what the run waits for is said on stderr."""
+    from pipelines.settings import OWN_PREFIX, environment
+
+    env = options.get("env") or {}
+    # an isolated run (the demo) reads only msp-recon's own settings from this machine, not its sources'
+    machine = {k: v for k, v in environment().items() if not options.get("isolated") or k.startswith(OWN_PREFIX)}
+    check_settings({**machine, **env})
     from pipelines.runner import run_job
     from pipelines.warehouse_lock import WarehouseBusy
 
@@ -54,6 +72,7 @@ def run() -> None:
     from pipelines.settings import environment
     from pipelines.sources import get_source
 
+    check_settings(environment())
     # IT Glue is what gets reconciled: without it a run would only produce empty tables and a "success".
     if get_source("itglue").config_from(environment()) is None:
         fail("IT Glue is not configured: set ITGLUE_API_KEY (and ITGLUE_API_URL outside the US) in the environment "

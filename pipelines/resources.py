@@ -7,7 +7,7 @@ from dagster._utils.interrupts import check_captured_interrupt  # Dagster defers
 from pydantic import PrivateAttr
 
 from pipelines.dead_runs import process_tags, release_dead_runs
-from pipelines.settings import environment, warehouse_path
+from pipelines.settings import environment, validate, warehouse_path
 from pipelines.sources.base import Source
 from pipelines.warehouse import Warehouse
 from pipelines.warehouse_lock import hold_warehouse
@@ -60,8 +60,11 @@ class SourcesResource(dg.ConfigurableResource):
     read_environment: bool = True
 
     def settings(self) -> dict[str, str]:
+        """The settings, validated (SettingsError: one line per bad value, as `msp-recon run` prints them)."""
         base = environment() if self.read_environment else {}
-        return {**base, **{k: v for k, v in self.env.items() if v}}
+        settings = {**base, **{k: v for k, v in self.env.items() if v}}
+        validate(settings)
+        return settings
 
     def config_for(self, source: Source) -> dict[str, str] | None:
         return source.config_from(self.settings())

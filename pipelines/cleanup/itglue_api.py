@@ -26,11 +26,8 @@ READ_ONLY_ATTRIBUTES = {"id", "created-at", "updated-at", "resource-url", "organ
 
 def client_from(config: Mapping[str, str], retry: RetryPolicy | None = None) -> ApiClient:
     """An IT Glue ApiClient from the source settings (ITGLUE_API_URL, ITGLUE_API_KEY, ITGLUE_RATE_LIMIT)."""
-    budget = itglue.DEFAULT_BUDGET
-    if config.get("ITGLUE_RATE_LIMIT"):
-        budget = itglue.RateBudget.within(int(config["ITGLUE_RATE_LIMIT"]), 300, budget.concurrency)
-    return itglue.client(config.get("ITGLUE_API_URL") or itglue.DEFAULT_URL, config["ITGLUE_API_KEY"], budget,
-                         retry=retry)
+    return itglue.client(config.get("ITGLUE_API_URL") or itglue.DEFAULT_URL, config["ITGLUE_API_KEY"],
+                         itglue.budget_from(config), retry=retry)
 
 
 @dataclass

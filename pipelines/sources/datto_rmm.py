@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import polars as pl
 
+from pipelines.settings import rate_limit
 from pipelines.sources.base import (
     Extraction,
     PreviousTables,
@@ -335,9 +336,9 @@ async def extract_datto_rmm(url: str, api_key: str, api_secret: str, previous: P
 
 async def extract(config: Mapping[str, str], previous: PreviousTables) -> Extraction:
     budget = DEFAULT_BUDGET
-    if config.get("DATTO_RMM_RATE_LIMIT"):
+    if limit := rate_limit(config, "DATTO_RMM_RATE_LIMIT"):
         # The account's 600 reads per minute are shared with the MSP's other integrations: a lower share may be set.
-        budget = RateBudget.within(int(config["DATTO_RMM_RATE_LIMIT"]), 60, DEFAULT_BUDGET.concurrency)
+        budget = RateBudget.within(limit, 60, DEFAULT_BUDGET.concurrency)
     return await extract_datto_rmm(config["DATTO_RMM_URL"], config["DATTO_RMM_API_KEY"],
                                    config["DATTO_RMM_API_SECRET"], previous, budget=budget)
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import polars as pl
 
+from pipelines.settings import rate_limit
 from pipelines.sources.base import (
     Extraction,
     PreviousTables,
@@ -227,11 +228,14 @@ async def extract_itglue(url: str, api_key: str, *, budget: RateBudget = DEFAULT
         return Extraction("itglue", frames, api.stats.as_metadata())
 
 
+def budget_from(config: Mapping[str, str]) -> RateBudget:
+    """ITGLUE_RATE_LIMIT (requests per rolling 5 minutes) as a budget; extraction and cleanup both use it."""
+    limit = rate_limit(config, "ITGLUE_RATE_LIMIT")
+    return DEFAULT_BUDGET if limit is None else RateBudget.within(limit, 300, DEFAULT_BUDGET.concurrency)
+
+
 async def _extract_from_env(config: Mapping[str, str], previous: PreviousTables) -> Extraction:
-    budget = DEFAULT_BUDGET
-    if config.get("ITGLUE_RATE_LIMIT"):
-        budget = RateBudget.within(int(config["ITGLUE_RATE_LIMIT"]), 300, DEFAULT_BUDGET.concurrency)
-    return await extract_itglue(config["ITGLUE_API_URL"], config["ITGLUE_API_KEY"], budget=budget)
+    return await extract_itglue(config["ITGLUE_API_URL"], config["ITGLUE_API_KEY"], budget=budget_from(config))
 
 
 SOURCE = Source(

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.settings import rate_limit
 from pipelines.sources.base import (
     Extraction,
     PreviousTables,
@@ -177,8 +178,8 @@ async def extract_ninjaone(url: str, client_id: str, client_secret: str, *, budg
 
 async def extract(config: Mapping[str, str], previous: PreviousTables) -> Extraction:
     budget = DEFAULT_BUDGET
-    if config.get("NINJAONE_RATE_LIMIT"):
-        per_second = int(config["NINJAONE_RATE_LIMIT"]) / 60
+    if limit := rate_limit(config, "NINJAONE_RATE_LIMIT"):
+        per_second = limit / 60
         budget = RateBudget(requests=max(1, int(per_second)), per_seconds=max(1, int(per_second)) / per_second,
                             concurrency=DEFAULT_BUDGET.concurrency)
     return await extract_ninjaone(config["NINJAONE_URL"], config["NINJAONE_CLIENT_ID"],
