@@ -132,7 +132,7 @@ def step_progress(job_name: str) -> Iterator:
 
 
 def report(outcome, expected: dict[str, int] | None = None) -> None:
-    from pipelines.warehouse import Warehouse, WarehouseLocked
+    from pipelines.warehouse import Warehouse, WarehouseError
 
     if not outcome.success:
         for step, reason in outcome.failures:
@@ -142,7 +142,7 @@ def report(outcome, expected: dict[str, int] | None = None) -> None:
     try:
         tables = {f"{schema}.{t}": n for schema in ("raw", "staging", "marts", "cleanup")
                   for t, n in store.row_counts(schema).items()}
-    except WarehouseLocked as exc:
+    except WarehouseError as exc:
         fail(str(exc))
     click.echo(f"\nRun {outcome.run_id} succeeded.\n")
     width = max(map(len, tables), default=10)
@@ -223,12 +223,12 @@ def serve(host: str, port: int, seed: int, scale: int) -> None:
 def _with_warehouse(work):
     """Run work(con) on the warehouse; refusals and a locked file end in one line."""
     from pipelines.cleanup import CleanupError
-    from pipelines.warehouse import Warehouse, WarehouseLocked
+    from pipelines.warehouse import Warehouse, WarehouseError
 
     try:
         with Warehouse(warehouse_path()).connect() as con:
             return work(con)
-    except (CleanupError, WarehouseLocked) as exc:
+    except (CleanupError, WarehouseError) as exc:
         fail(str(exc))
 
 
@@ -303,12 +303,12 @@ def _publish_after(run_id: str) -> None:
     """Refresh the published copy, so that SQL on it (sql/queries/last_apply_changes.sql) sees what was just done."""
     from pipelines.publish import PublishError, publish, published_path
     from pipelines.settings import environment
-    from pipelines.warehouse import Warehouse, WarehouseLocked
+    from pipelines.warehouse import Warehouse, WarehouseError
 
     store = Warehouse(warehouse_path())
     try:
         publication = publish(store, published_path(store, environment()), run_id=run_id)
-    except (PublishError, WarehouseLocked) as exc:
+    except (PublishError, WarehouseError) as exc:
         fail(str(exc))
     click.echo(f"Published the read-only copy: {publication.path}")
 
