@@ -1,17 +1,25 @@
 """Linkage quality on the sandbox: pairwise precision/recall/F1 per entity type against the World's ground truth,
-precision on the pairs a cleanup acts on, cause accuracy, orphan precision/recall, the hard cases, and the same
-pairwise scores for IT Glue's own exact-match rules (the baseline).
+IT Glue-PSA and IT Glue-RMM link scores, precision on the pairs a cleanup acts on, cause accuracy, orphan
+precision/recall and reason accuracy, destructive proposals on live non-duplicate records, the hard cases, and the
+same pairwise scores for IT Glue's own exact-match rules (the baseline).
 
-The real path: each seed's World is served over HTTP by the sandbox, every source is extracted by its connector,
-staged by sql/staging/, linked by pipelines.linkage (model trained on the first run, as the weekly job does).
-Tuned on seeds 1-3; report on held-out seeds:
+The real path: each seed's World is served over HTTP by the sandbox (with injected 429s and 503s under --faults),
+the PSA, the RMM and IT Glue are extracted by their connectors, staged by sql/staging/, linked by pipelines.linkage
+(models trained on that first run, as the weekly job does, marts written to the warehouse), and the cleanup batch is
+planned from the marts, fetching each record concerned from IT Glue as the weekly job does.
 
-    .venv/bin/python benchmarks/linkage_quality.py --seeds 7 8 9 --scale 40
+Seeds (benchmarks/README.md): 101-103 are for tuning; 201-203 (300 clients) and 301-303 (2,000 clients) are reported
+and never tuned on.
+
+    .venv/bin/python benchmarks/linkage_quality.py --seeds 201 202 203 --scale 300 --difficulty hard \\
+        --psa autotask --rmm datto_rmm --faults --json q.json
 """
 
 import argparse
 import asyncio
+import gc
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -19,36 +27,52 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.cleanup.guard import GuardRails
+from pipelines.cleanup.itglue_api import client_from
+from pipelines.cleanup.plan import propose
 from pipelines.linkage import scoring
-from pipelines.linkage.models import ModelStore
-from pipelines.linkage.pipeline import LinkageOptions, link_staging, read_staging
+from pipelines.linkage.pipeline import LinkageOptions, read_staging, run_linkage
+from pipelines.sandbox.quality import destructive_on_live, link_scores
 from pipelines.sandbox.server import RunningSandbox, Sandbox, env_for
 from pipelines.sandbox.world import build_world
 from pipelines.sources import get_source
 from pipelines.staging import build_staging
 from pipelines.warehouse import Warehouse
 
+LIFTED = 10**9
+# What a new user's first run meets: the first 2 requests and every 19th throttled (Retry-After 1 s), every 23rd a 503.
+FAULTS = {"throttle_first": 2, "throttle_every": 19, "fail_every": 23, "retry_after": "1"}
+RMMS = {"both": ("datto_rmm", "ninjaone"), "datto_rmm": ("datto_rmm",), "ninjaone": ("ninjaone",)}
 
-def stage_world(world, directory: Path) -> dict[str, pl.DataFrame]:
-    """Serve the World, extract every source over HTTP, stage; returns the staging frames."""
-    sources = ("itglue", world.psa, "datto_rmm", "ninjaone")
-    warehouse = Warehouse(directory / "warehouse.duckdb")
-    with RunningSandbox(Sandbox(world)) as running:
-        env = env_for(running.url, sources)
-        for name in sources:
-            source = get_source(name)
-            extraction = asyncio.run(source.extract(source.config_from(env), lambda table: None))
-            warehouse.replace_tables("raw", extraction.frames)
+
+def extract_and_stage(world, sources: tuple[str, ...], sandbox: Sandbox, url: str, warehouse: Warehouse) -> dict:
+    """Extract every source over HTTP into raw, stage; returns whether every raw table holds what the World serves."""
+    env = env_for(url, sources) | {"ITGLUE_RATE_LIMIT": str(LIFTED), "DATTO_RMM_RATE_LIMIT": str(LIFTED),
+                                   "NINJAONE_RATE_LIMIT": str(LIFTED)}
+    for name in sources:
+        source = get_source(name)
+        extraction = asyncio.run(source.extract(source.config_from(env), lambda table: None))
+        warehouse.replace_tables("raw", extraction.frames)
+    expected = {k: v for k, v in world.expected_counts().items() if k.split("_")[0] in
+                {s.split("_")[0] for s in sources}}
+    counts = {f"{t}": n for t, n in warehouse.row_counts("raw").items()}
+    missing = {t: (counts.get(t), n) for t, n in expected.items() if counts.get(t) != n}
     with warehouse.connect() as con:
         build_staging(con, sources)
-    staging, _ = read_staging(warehouse)
-    return {k: pl.from_arrow(v) for k, v in staging.items()}
+    return {"env": env, "complete": not missing, "missing": missing}
+
+
+async def plan_batch(warehouse: Warehouse, env: dict) -> pl.DataFrame:
+    """The cleanup planning of the weekly job: read the marts, fetch each record concerned, store one batch."""
+    with warehouse.connect() as con:
+        async with client_from(env) as api:
+            batch_id, _, _ = await propose(con, api, GuardRails.from_env({}))
+        return con.sql("SELECT * FROM cleanup.actions WHERE batch_id = ?", params=[batch_id or ""]).pl()
 
 
 def hard_case_scores(clusters: pl.DataFrame, truth, sources: set[str]) -> dict:
-    """Share of hard negatives kept apart and hard positives put together, per case. Only pairs whose two records
-    come from extracted `sources`: the World lists each PSA pair in both PSA shapes, and the PSA that is not
-    extracted has no records to put anywhere."""
+    """Share of hard negatives kept apart and hard positives put together, per case, among pairs whose two records
+    come from extracted `sources`."""
     key = clusters.select("entity_type", "source", "source_id", "cluster_id")
     out = {}
     for name, frame, want_same in (("negative", truth.hard_negatives, False), ("positive", truth.hard_positives, True)):
@@ -61,76 +85,122 @@ def hard_case_scores(clusters: pl.DataFrame, truth, sources: set[str]) -> dict:
                    right_on=["entity_type", "source", "source_id"], how="left", suffix="_b"))
         j = j.with_columns(((pl.col("cluster_id") == pl.col("cluster_id_b")).fill_null(False) == want_same)
                            .alias("ok"))
-        for (case,), g in j.group_by(["case"]):
+        for (case,), g in j.sort("case").group_by(["case"], maintain_order=True):
             out[f"{name}:{case}"] = f"{g['ok'].sum()}/{g.height}"
     return out
 
 
-def score_seed(seed: int, scale: int) -> dict:
-    world = build_world(seed=seed, scale=scale)
+def score_seed(seed: int, scale: int, difficulty: str, psa: str, rmm: str, faults: bool) -> dict:
+    started = time.perf_counter()
+    world = build_world(seed=seed, scale=scale, psa=psa, difficulty=difficulty, rmm=rmm)
+    built = time.perf_counter() - started
+    sources = ("itglue", psa, *RMMS[rmm])
+    sandbox = Sandbox(world, rate_limits={"itglue": LIFTED, "datto_rmm": LIFTED, "ninjaone": LIFTED})
+    if faults:
+        for k, v in FAULTS.items():
+            setattr(sandbox.faults, k, v)
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        started = time.perf_counter()
-        staging = stage_world(world, tmp)
-        staged = time.perf_counter() - started
-        started = time.perf_counter()
-        result = link_staging(staging, ModelStore(tmp / "models"), options=LinkageOptions(charts=False))
-        link_seconds = time.perf_counter() - started
+        warehouse = Warehouse(Path(tmp) / "warehouse.duckdb")
+        with RunningSandbox(sandbox) as running:
+            started = time.perf_counter()
+            extracted = extract_and_stage(world, sources, sandbox, running.url, warehouse)
+            staged = time.perf_counter() - started
+            started = time.perf_counter()
+            result = run_linkage(warehouse, options=LinkageOptions(charts=False))
+            linked = time.perf_counter() - started
+            started = time.perf_counter()
+            actions = asyncio.run(plan_batch(warehouse, extracted["env"]))
+            planned = time.perf_counter() - started
+        staging = {k: pl.from_arrow(v) for k, v in read_staging(warehouse)[0].items()}
+    requests_seen = sandbox.faults.seen
     truth = world.truth
-    linked = {k: v for k, v in staging.items()}
-    present = pl.concat([f.select("source") for f in linked.values()]).unique()
+    present = pl.concat([f.select("source") for f in staging.values()]).unique()
     truth_entities = truth.entities.join(present, on="source", how="semi")
     truth_dups = truth.duplicates.join(present, on="source", how="semi")
     clusters = pl.from_arrow(result.tables["marts.entity_clusters"])
     duplicates = pl.from_arrow(result.tables["marts.duplicates"])
     orphans = pl.from_arrow(result.tables["marts.orphans"])
     baseline = scoring.exact_match_baseline(staging)
+    bad = destructive_on_live(actions, truth)
+    del world, result, staging, sandbox
+    gc.collect()
     return {
-        "seed": seed, "scale": scale, "stage_s": round(staged, 1), "link_s": round(link_seconds, 1),
-        "pairwise": scoring.pairwise_scores(clusters, truth.entities).to_dicts(),
-        "baseline": scoring.pairwise_scores(baseline, truth.entities).to_dicts(),
+        "seed": seed, "scale": scale, "difficulty": difficulty, "psa": psa, "rmm": rmm, "faults": faults,
+        "seconds": {"build": round(built, 1), "extract_stage": round(staged, 1), "link": round(linked, 1),
+                    "plan": round(planned, 1)},
+        "requests": requests_seen, "extraction_complete": extracted["complete"], "missing": extracted["missing"],
+        "pairwise": scoring.pairwise_scores(clusters, truth_entities).to_dicts(),
+        "baseline": scoring.pairwise_scores(baseline, truth_entities).to_dicts(),
+        "links_psa": link_scores(clusters, truth_entities, "itglue", [psa]).to_dicts(),
+        "links_rmm": link_scores(clusters, truth_entities, "itglue", RMMS[rmm]).to_dicts(),
+        "baseline_links_psa": link_scores(baseline, truth_entities, "itglue", [psa]).to_dicts(),
+        "baseline_links_rmm": link_scores(baseline, truth_entities, "itglue", RMMS[rmm]).to_dicts(),
         "cleanup_pairs": scoring.cleanup_pair_scores(duplicates, truth_entities, truth_dups).to_dicts(),
         "cause_accuracy": scoring.cause_accuracy(duplicates, truth_dups),
         "orphans": scoring.orphan_scores(orphans, truth.orphans),
+        "actions": actions.group_by("action").len().sort("action").rows(),
+        "destructive_on_live": bad.height,
+        "destructive_on_live_examples": bad.select("entity_type", "source_id", "action", "reason").head(5).rows(),
         "hard_cases": hard_case_scores(clusters, truth, set(present["source"].to_list())),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
 
 
+def _by(rows: list[dict], etype: str) -> dict:
+    return next((r for r in rows if r["entity_type"] == etype), {})
+
+
 def print_table(results: list[dict]) -> None:
-    print("| seed | entity | P | R | F1 | baseline P | baseline R | baseline F1 | cleanup-pair P | cleanup-pair R |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| seed | clients | PSA + RMM | entity | P | R | F1 | IT Glue-PSA link F1 | IT Glue-RMM link F1 | "
+          "baseline F1 | baseline PSA / RMM link F1 | cleanup-pair P | cleanup-pair R |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
-        base = {b["entity_type"]: b for b in r["baseline"]}
-        clean = {c["entity_type"]: c for c in r["cleanup_pairs"]}
         for p in r["pairwise"]:
             e = p["entity_type"]
-            b, c = base.get(e, {}), clean.get(e, {})
-            print(f"| {r['seed']} | {e} | {p['precision']:.3f} | {p['recall']:.3f} | {p['f1']:.3f} | "
-                  f"{b.get('precision', 0):.3f} | {b.get('recall', 0):.3f} | {b.get('f1', 0):.3f} | "
-                  f"{c.get('precision', 0):.3f} | {c.get('recall', 0):.3f} |")
+            b, c = _by(r["baseline"], e), _by(r["cleanup_pairs"], e)
+            lp, lr = _by(r["links_psa"], e), _by(r["links_rmm"], e)
+            bp, br = _by(r["baseline_links_psa"], e), _by(r["baseline_links_rmm"], e)
+            rmm_f1 = f"{lr['f1']:.3f}" if lr.get("true_links") else "-"
+            base_rmm = f"{br['f1']:.3f}" if br.get("true_links") else "-"
+            print(f"| {r['seed']} | {r['scale']} | {r['psa']} + {r['rmm']} | {e} | {p['precision']:.3f} | "
+                  f"{p['recall']:.3f} | {p['f1']:.3f} | {lp.get('f1', 0):.3f} | {rmm_f1} | {b.get('f1', 0):.3f} | "
+                  f"{bp.get('f1', 0):.3f} / {base_rmm} | {c.get('precision', 0):.3f} | {c.get('recall', 0):.3f} |")
     print()
-    print("| seed | cause accuracy | orphan P | orphan R | orphan reason acc. | hard cases |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| seed | clients | PSA + RMM | cause accuracy | orphan P | orphan R | orphan reason acc. | "
+          "destructive on live records | actions | extraction complete (requests) | seconds (build/extract/link/plan) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
-        o, ca = r["orphans"], r["cause_accuracy"]
-        print(f"| {r['seed']} | {ca['all']:.3f} (n={ca['n']}) | {o['precision']:.3f} | {o['recall']:.3f} | "
-              f"{(o['reason_accuracy'] or 0):.3f} | {', '.join(f'{k} {v}' for k, v in r['hard_cases'].items())} |")
+        o, ca, s = r["orphans"], r["cause_accuracy"], r["seconds"]
+        acts = ", ".join(f"{a} {n}" for a, n in r["actions"])
+        print(f"| {r['seed']} | {r['scale']} | {r['psa']} + {r['rmm']} | {(ca['all'] or 0):.3f} (n={ca['n']}) | "
+              f"{o['precision']:.3f} | {o['recall']:.3f} | {(o['reason_accuracy'] or 0):.3f} | "
+              f"{r['destructive_on_live']} | {acts} | {'yes' if r['extraction_complete'] else 'NO'} "
+              f"({r['requests']:,}) | {s['build']}/{s['extract_stage']}/{s['link']}/{s['plan']} |")
+    print()
+    for r in results:
+        print(f"seed {r['seed']} ({r['psa']} + {r['rmm']}) hard cases: "
+              + ", ".join(f"{k} {v}" for k, v in r["hard_cases"].items()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
-    parser.add_argument("--scale", type=int, default=40)
+    parser.add_argument("--scale", type=int, default=40, help="client organizations per tenant")
+    parser.add_argument("--difficulty", default="standard", help="standard, hard, or a number from 0 to 1")
+    parser.add_argument("--psa", choices=["autotask", "connectwise"], default="autotask")
+    parser.add_argument("--rmm", choices=sorted(RMMS), default="both",
+                        help="the RMM the tenant runs (and that is extracted); both: Datto RMM and NinjaOne")
+    parser.add_argument("--faults", action="store_true", help="inject 429s and 503s while extracting and planning")
     parser.add_argument("--json", type=Path, help="also write the full results here")
     args = parser.parse_args()
     results = []
     for seed in args.seeds:
-        results.append(score_seed(seed, args.scale))
-        print(f"seed {seed}: staged in {results[-1]['stage_s']} s, linked in {results[-1]['link_s']} s",
-              file=sys.stderr)
+        results.append(score_seed(seed, args.scale, args.difficulty, args.psa, args.rmm, args.faults))
+        r = results[-1]
+        print(f"seed {seed}: {r['seconds']} s, peak RSS {r['peak_rss_mb']} MB", file=sys.stderr)
+        if args.json:  # after each seed, so a long run leaves what it has
+            args.json.write_text(json.dumps(results, indent=1, default=str))
     print_table(results)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1, default=str))
 
 
 if __name__ == "__main__":

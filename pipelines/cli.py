@@ -9,6 +9,10 @@ from datetime import datetime
 import click
 
 from pipelines.settings import DEFAULT_DAGSTER_HOME, ensure_dagster_home, warehouse_path
+from pipelines.sources import source_names
+
+# The demo's RMMs unless --rmm says otherwise: the two the sandbox tenant has always served side by side.
+DEMO_RMMS = ("datto_rmm", "ninjaone")
 
 
 def fail(message: str) -> None:
@@ -81,29 +85,49 @@ def run() -> None:
     report(launch("weekly_reconciliation"))
 
 
+def _difficulty(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from pipelines.sandbox.variation import variation_for
+
+    try:
+        variation_for(0, value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+DIFFICULTY_HELP = ("How messy the sandbox tenant is: standard, hard (names, serials and stories vary as in real "
+                   "tenants), or a number from 0 to 1.")
+
+
 @main.command()
 @click.option("--seed", default=7, show_default=True, help="Seed of the sandbox tenant.")
 @click.option("--scale", default=60, show_default=True, help="Client organizations in the sandbox tenant.")
-@click.option("--psa", type=click.Choice(["autotask", "connectwise"]), default="autotask", show_default=True,
-              help="The PSA the demo extracts (both are served).")
-def demo(seed: int, scale: int, psa: str) -> None:
+@click.option("--psa", type=click.Choice(source_names("psa")), default="autotask", show_default=True,
+              help="The PSA the demo extracts (IT Glue syncs with it in the tenant).")
+@click.option("--rmm", type=click.Choice(source_names("rmm")), multiple=True, default=DEMO_RMMS,
+              show_default=True, help="The RMMs the demo extracts (repeat the option for several).")
+@click.option("--difficulty", default="standard", show_default=True, callback=_difficulty, help=DIFFICULTY_HELP)
+def demo(seed: int, scale: int, psa: str, rmm: tuple[str, ...], difficulty: str) -> None:
     """Start the built-in sandbox tenant, run the weekly job against it over HTTP, stop it, and summarize."""
     from pipelines.sandbox.guard import refuse_live_warehouse
     from pipelines.sandbox.server import RunningSandbox, Sandbox
-    from pipelines.sandbox.world import build_world
+    from pipelines.sandbox.systems import build_world, expected_counts
 
     try:
         refuse_live_warehouse(warehouse_path())
     except RuntimeError as exc:
         fail(str(exc))
-    click.echo(f"Building the sandbox tenant (seed {seed}, {scale} clients)…")
-    world = build_world(seed=seed, scale=scale, psa=psa)
+    click.echo(f"Building the sandbox tenant (seed {seed}, {scale} clients, difficulty {difficulty})…")
+    rmms = tuple(dict.fromkeys(rmm))
+    try:
+        world = build_world(seed=seed, scale=scale, psa=psa, rmms=rmms, difficulty=difficulty)
+    except ValueError as exc:
+        fail(str(exc))
     with RunningSandbox(Sandbox(world)) as sandbox:
-        click.echo(f"Sandbox serving IT Glue, {psa} and the RMMs on {sandbox.url}")
+        click.echo(f"Sandbox serving IT Glue, {psa} and {', '.join(rmms)} on {sandbox.url}")
         # isolated: accounts configured on this machine (.env) take no part in the demo
-        outcome = launch("weekly_reconciliation", env=sandbox.env(("itglue", psa, "datto_rmm", "ninjaone")),
-                         isolated=True)
-    report(outcome, expected=world.expected_counts())
+        outcome = launch("weekly_reconciliation", env=sandbox.env(("itglue", psa, *rmms)), isolated=True)
+    report(outcome, expected=expected_counts(world))
 
 
 @contextmanager
@@ -207,14 +231,15 @@ def sandbox() -> None:
 @click.option("--port", default=8765, show_default=True)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--scale", default=60, show_default=True, help="Client organizations (tens to tens of thousands).")
-def serve(host: str, port: int, seed: int, scale: int) -> None:
+@click.option("--difficulty", default="standard", show_default=True, callback=_difficulty, help=DIFFICULTY_HELP)
+def serve(host: str, port: int, seed: int, scale: int, difficulty: str) -> None:
     """Serve the sandbox until interrupted; prints the env vars that point msp-recon at it."""
     from pipelines.sandbox.server import env_for, serve_forever
 
     click.echo("Point msp-recon at the sandbox with (or put these in .env):")
     for key, value in env_for(f"http://{host}:{port}").items():
         click.echo(f"  export {key}={value}")
-    serve_forever(seed=seed, scale=scale, host=host, port=port)
+    serve_forever(seed=seed, scale=scale, host=host, port=port, difficulty=difficulty)
 
 
 # ---- cleanup: review, approve, apply, undo (pipelines/cleanup) -------------------------------------------------
@@ -243,34 +268,52 @@ def batches() -> None:
 
 @main.command()
 @click.argument("batch_id")
-def show(batch_id: str) -> None:
-    """The actions of one batch, with why each was proposed."""
+@click.option("--client", help="Only actions of clients whose name contains this (case-insensitive).")
+@click.option("--action", help="Only this action (delete, archive, disable_sync_then_delete, ...).")
+@click.option("--cause", help="Only this cause or orphan reason (pre_sync_existing, psa_orphaned, ...).")
+@click.option("--entity", type=click.Choice(["organization", "configuration", "contact"]),
+              help="Only this entity type.")
+@click.option("--search", "q", help="Only actions whose name, reason, ids or client contain this.")
+def show(batch_id: str, client: str | None, action: str | None, cause: str | None, entity: str | None,
+         q: str | None) -> None:
+    """A batch's summary (per client, action, cause, entity type), then its actions with why each was proposed."""
     from pipelines.cleanup.report import show_lines
+    from pipelines.review.summary import Filters
 
-    for line in _with_warehouse(lambda con: show_lines(con, batch_id)):
+    filters = Filters(client=client, action=action, cause=cause, entity=entity, q=q)
+    for line in _with_warehouse(lambda con: show_lines(con, batch_id, filters)):
         click.echo(line)
 
 
 @main.command()
 @click.argument("batch_id")
-@click.option("--by", "by", required=True, help="Who approves (recorded with the approval).")
+@click.option("--by", "by", required=True, help="Who approves: a name in the approvers file (RECON_APPROVERS).")
 @click.option("--exclude", multiple=True, metavar="ACTION_ID", help="Leave this action out (repeatable).")
+@click.option("--apply", "apply_now", is_flag=True,
+              help="Approve to be applied: the approval sensor applies it while `make ui` runs.")
 @click.option("--accept-large-batch", is_flag=True,
               help="Approve a batch the guard rails flagged as needing a second look.")
-def approve(batch_id: str, by: str, exclude: tuple[str, ...], accept_large_batch: bool) -> None:
-    """Approve exactly the batch as it stands, less the excluded actions."""
+def approve(batch_id: str, by: str, exclude: tuple[str, ...], apply_now: bool, accept_large_batch: bool) -> None:
+    """Approve exactly the batch as it stands, less the excluded actions, as a named approver whose role allows it."""
     from pipelines.cleanup import store
-    from pipelines.cleanup.approval import approve as record_approval
+    from pipelines.cleanup.intents import approve_as, load_approvers
+    from pipelines.settings import environment
 
     def work(con):
-        approval = record_approval(con, batch_id, by, exclude, accept_large_batch)
-        return approval, len(store.actions(con, batch_id))
+        approvers = load_approvers(environment(), warehouse_path())
+        found, role = approve_as(con, batch_id, by, exclude, approvers=approvers, apply=apply_now,
+                                 accept_large_batch=accept_large_batch)
+        return found, role, len(store.actions(con, batch_id))
 
-    approval, total = _with_warehouse(work)
-    click.echo(f"Approved {total - len(approval.excluded_action_ids)} of {total} actions of batch {batch_id} "
-               f"as {approval.approval_id} (fingerprint {approval.fingerprint[:12]}).")
-    click.echo("The approval sensor applies it while `make ui` runs; or now: "
-               f"msp-recon apply {batch_id}  (try --dry-run first)")
+    found, role, total = _with_warehouse(work)
+    click.echo(f"Approved {total - len(found.excluded_action_ids)} of {total} actions of batch {batch_id} "
+               f"as {found.approval_id} by {found.approved_by} ({role}; fingerprint {found.fingerprint[:12]}).")
+    if apply_now:
+        click.echo("To be applied: the approval sensor applies it while `make ui` runs; or now: "
+                   f"msp-recon apply {batch_id}")
+    else:
+        click.echo(f"Nothing is applied yet. Check the calls: msp-recon apply {batch_id} --dry-run; then apply: "
+                   f"msp-recon apply {batch_id}")
 
 
 @main.command()
@@ -279,7 +322,7 @@ def approve(batch_id: str, by: str, exclude: tuple[str, ...], accept_large_batch
 def apply(batch_id: str, dry_run: bool) -> None:
     """Apply an approved batch as a Dagster run (the apply_cleanup job); refuses anything unapproved."""
     from pipelines.cleanup.apply import planned_calls
-    from pipelines.cleanup.report import show_lines
+    from pipelines.review.applied import totals_lines
 
     if dry_run:
         lines, note = _with_warehouse(lambda con: planned_calls(con, batch_id))
@@ -295,7 +338,7 @@ def apply(batch_id: str, dry_run: bool) -> None:
         fail(f"{reasons} (run {outcome.run_id})")
     _publish_after(outcome.run_id)
     click.echo(f"Run {outcome.run_id} applied batch {batch_id}:")
-    for line in _with_warehouse(lambda con: show_lines(con, batch_id)):
+    for line in _with_warehouse(lambda con: totals_lines(con, batch_id)):
         click.echo(line)
 
 

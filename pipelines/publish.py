@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.sources import write_systems
 from pipelines.warehouse import Warehouse
 
 PUBLISHED_SCHEMAS = ("staging", "marts", "cleanup", "audit")
@@ -120,6 +121,7 @@ def _add_views_and_about(scratch: Path, views: list[tuple[str, str, str]], publi
         con.execute(f"INSERT INTO {ABOUT_SCHEMA}.publication VALUES (?, ?, ?, ?, ?)",
                     [publication.published_at, publication.run_id, str(warehouse.path), len(publication.tables),
                      len(publication.views)])
+        write_systems(con)  # about.systems: the registry, which the cookbook joins instead of listing sources
         con.execute(f"CREATE TABLE {ABOUT_SCHEMA}.tables (table_schema VARCHAR, table_name VARCHAR, row_count BIGINT)")
         for qualified, rows in publication.tables.items():
             schema, name = qualified.split(".", 1)

@@ -96,12 +96,6 @@ def retry_budget_seconds(env: Mapping[str, str] | None = None) -> float:
     return DEFAULT_RETRY_BUDGET_SECONDS if value is None else value
 
 
-def rate_limit(env: Mapping[str, str], name: str) -> int | None:
-    """<SOURCE>_RATE_LIMIT as a positive whole number, None when unset."""
-    return _parse(env, name, int, lambda v: v > 0,
-                  "a whole number of requests above 0 (the unit is in the README: Sources and their budgets)")
-
-
 def cleanup_max_share(env: Mapping[str, str], default: float) -> float:
     value = _parse(env, "RECON_CLEANUP_MAX_SHARE", float, lambda v: 0 <= v <= 1,
                    "a share between 0 and 1 (0.10 = 10% of an entity type's IT Glue records)")
@@ -141,8 +135,6 @@ def validate(env: Mapping[str, str]) -> None:
         lambda: retry_budget_seconds(env), lambda: cleanup_max_share(env, 0.0), lambda: cleanup_max_actions(env, 0),
         lambda: schedule(env, "0 6 * * 1", "UTC"),
     ]
-    checks += [lambda name=name: rate_limit(env, name) for name in sorted(env)
-               if name.endswith("_RATE_LIMIT") and name.startswith(contract_prefixes())]
     problems = []
     for check in checks:
         try:
@@ -150,6 +142,11 @@ def validate(env: Mapping[str, str]) -> None:
         except SettingsError as exc:
             problems += exc.problems
     for source in all_sources():
+        if source.rate_limit and env.get(source.rate_limit.env):
+            try:  # parsed where the run parses it: the source's declared rate limit
+                source.budget(env)
+            except ValueError as exc:
+                problems.append(str(exc))
         for name in (*source.required_env, *source.optional_env):
             if name.endswith("_URL") and env.get(name):
                 parts = urlsplit(env[name])

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 
 import duckdb
 
+from pipelines.sources import write_systems
+from pipelines.sources.base import ENTITY_TABLES
 from pipelines.warehouse import SQL_DIR, run_script, sql_file, table_exists
-
-ENTITY_TABLES = {"organization": "organizations", "configuration": "configurations", "contact": "contacts"}
 
 
 class StagingError(Exception):
@@ -52,6 +52,7 @@ def build_staging(con: duckdb.DuckDBPyConnection, sources: Iterable[str]) -> dic
             _check_unique(con, table)
             counts[table] = dict(con.execute(
                 f"SELECT source, count(*) FROM staging.{table} GROUP BY 1 ORDER BY 1").fetchall())
+        write_systems(con)  # about.systems: which source is which kind, for SQL that asks
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

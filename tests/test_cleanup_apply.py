@@ -93,9 +93,18 @@ def test_an_unapproved_batch_changes_nothing_however_it_is_launched(store, tenan
     assert writes(tenant) == []
 
 
-def test_the_sensor_launches_one_run_per_approval(store, tenant, instance):
+def test_the_sensor_launches_one_run_per_approval_made_to_be_applied(store, tenant, instance):
+    from pipelines.cleanup.intents import approve_as
+    from pipelines.cleanup.roles import Approvers
+
     batch_id = plan_batch(store, tenant)
-    approved = approve(store, batch_id)
+    approved = approve(store, batch_id)  # approved only: it waits for `msp-recon apply`
+    with dg.build_sensor_context(instance=instance, resources={
+            "warehouse": WarehouseResource(path=str(store.path))}) as context:
+        assert isinstance(cleanup_approval_sensor(context), dg.SkipReason)
+    batch_id = plan_batch(store, tenant)  # a newer batch, approved to be applied
+    with store.connect() as con:
+        approved, _ = approve_as(con, batch_id, "ana", approvers=Approvers(store.path, {"ana": "manager"}), apply=True)
     with dg.build_sensor_context(instance=instance, resources={
             "warehouse": WarehouseResource(path=str(store.path))}) as context:
         requests = cleanup_approval_sensor(context)

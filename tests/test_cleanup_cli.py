@@ -32,15 +32,26 @@ def test_review_approve_apply_restore_from_the_command_line(store, tenant, tmp_p
     assert writes(tenant) == [] and "Traceback" not in refused.stderr
 
     excluded = ids[("configuration", "107")]
+    unconfigured = cli(["approve", batch_id, "--by", "ana", "--exclude", excluded], env)
+    assert unconfigured.returncode == 1 and "no approvers file at" in unconfigured.stderr
+    approvers = tmp_path / "approvers.toml"
+    approvers.write_text('[approvers]\nana = "manager"\nbo = "editor"\n')
+    env["RECON_APPROVERS"] = str(approvers)
+    too_low = cli(["approve", batch_id, "--by", "bo", "--exclude", excluded], env)
+    assert too_low.returncode == 1 and too_low.stderr.count("\n") == 1
+    assert "bo is an editor; deleting orphans" in too_low.stderr and "ana may approve this" in too_low.stderr
     approved = cli(["approve", batch_id, "--by", "ana", "--exclude", excluded], env)
-    assert approved.returncode == 0 and f"of batch {batch_id}" in approved.stdout
+    assert approved.returncode == 0 and f"of batch {batch_id}" in approved.stdout and "(manager;" in approved.stdout
+    assert "Nothing is applied yet" in approved.stdout and "--dry-run" in approved.stdout
 
     dry = cli(["apply", batch_id, "--dry-run"], env)
     assert dry.returncode == 0 and "DELETE /configurations  ids [102, 111]" in dry.stdout and writes(tenant) == []
 
     applied = cli(["apply", batch_id], env)
     assert applied.returncode == 0, applied.stderr
-    assert "[done]" in applied.stdout and "[excluded]" in applied.stdout and "[manual_step]" in applied.stdout
+    totals = applied.stdout.split(f"applied batch {batch_id}:")[1]
+    assert "done" in totals and "1 excluded by the approval" in totals and "manual_step" in totals
+    assert "why:" not in totals  # totals and what was skipped, not the whole batch again
     assert not any("107" in ids_ for _, _, ids_ in writes(tenant))
 
     restored = cli(["restore", ids[("configuration", "102")]], env)

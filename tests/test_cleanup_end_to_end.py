@@ -11,6 +11,7 @@ from pipelines.cleanup import store as cleanup_store
 from pipelines.linkage.pipeline import LinkageOptions, run_linkage
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.runner import run_job
+from pipelines.sources.base import ENTITY_TABLES
 from pipelines.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
@@ -39,7 +40,7 @@ def test_the_weekly_run_proposes_and_an_approved_batch_applies_exactly(sandbox, 
     assert outcome.success, outcome.failures
     touched = {(path.split("/")[2], i) for method, path, ids in writes(sandbox) if method == "DELETE" for i in ids}
     touched |= {(path.split("/")[2], path.split("/")[3]) for method, path, _ in writes(sandbox) if method == "PATCH"}
-    resource = {"configuration": "configurations", "contact": "contacts", "organization": "organizations"}
+    resource = ENTITY_TABLES
     approved = {(resource[a["entity_type"]], a["source_id"]) for a in executable if a not in excluded}
     assert touched == approved
     with store.connect() as con:

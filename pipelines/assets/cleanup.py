@@ -3,21 +3,23 @@ jump, the `apply_cleanup` job applies one approved batch, and a sensor launches 
 The logic is in pipelines/cleanup/; this module only wires it."""
 
 import asyncio
+import re
 
 import dagster as dg
 
 from pipelines.assets.metadata import preview
-from pipelines.cleanup import CleanupError, approval, store
+from pipelines.cleanup import CleanupError, approval, intents, store
 from pipelines.cleanup.apply import DEFAULT_CHUNK_SIZE, apply_batch
 from pipelines.cleanup.guard import GuardRails, count_jumps
 from pipelines.cleanup.itglue_api import client_from
 from pipelines.cleanup.plan import propose
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import get_source
-from pipelines.sources.http import RetryPolicy
+from pipelines.sources.http import RequestStats, RetryPolicy
 from pipelines.warehouse import WarehouseLocked
 
 ITGLUE = get_source("itglue")
+ITGLUE_LIMIT_PER_5_MINUTES = 3000
 MART_KEYS = [dg.AssetKey(["marts", "duplicates"]), dg.AssetKey(["marts", "orphans"])]
 STAGING_KEYS = [dg.AssetKey(["staging", t]) for t in ("organizations", "configurations", "contacts")]
 
@@ -35,10 +37,10 @@ def cleanup_batch(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 
     async def run(con):
         async with client_from(config) as api:
-            return await propose(con, api, guard, context.run_id)
+            return await propose(con, api, guard, context.run_id), api.stats
 
     with warehouse.get().connect() as con:
-        batch_id, proposals, notes = asyncio.run(run(con))
+        (batch_id, proposals, notes), stats = asyncio.run(run(con))
         frame = con.sql("SELECT action_id, action, entity_type, source_id, name, reason FROM cleanup.actions "
                         "WHERE batch_id = ? ORDER BY action_id", params=[batch_id or ""]).pl()
         second_look = batch_id is not None and store.batch(con, batch_id)["needs_second_look"]
@@ -52,6 +54,7 @@ def cleanup_batch(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "dagster/row_count": len(proposals),
         "actions": dg.MetadataValue.json(by_action),
         "needs_second_look": bool(second_look),
+        **itglue_budget_metadata(stats),
         "preview": preview(frame, rows=10),
         "next step": f"msp-recon show {batch_id}, then msp-recon approve {batch_id} --by NAME" if batch_id else "",
     })
@@ -80,6 +83,18 @@ def duplicate_counts_steady(warehouse: WarehouseResource) -> dg.AssetCheckResult
                                          "previous": dg.MetadataValue.json(counts[1])})
 
 
+def itglue_budget_metadata(stats: RequestStats) -> dict:
+    """The IT Glue requests a step made, and their share of IT Glue's 3,000 per 5 minutes, which the MSP's PSA and RMM
+    syncs share with msp-recon."""
+    by_route: dict[str, int] = {}
+    for path, n in stats.by_endpoint.items():
+        route = re.sub(r"/[^/]*\d[^/]*$", "/{id}", path)  # /configurations/123 -> /configurations/{id}
+        by_route[route] = by_route.get(route, 0) + n
+    return {"itglue/requests": stats.requests, "itglue/retries": stats.retries,
+            "itglue/share_of_5_minute_budget": round(stats.requests / ITGLUE_LIMIT_PER_5_MINUTES, 4),
+            "itglue/requests_by_endpoint": dg.MetadataValue.json(dict(sorted(by_route.items())))}
+
+
 class ApplyConfig(dg.Config):
     batch_id: str
     approval_id: str = ""  # empty: the latest approval that matches the batch
@@ -99,16 +114,17 @@ def apply_approved_batch(context: dg.OpExecutionContext, config: ApplyConfig, wa
     async def run(con):
         async with client_from(itglue_config, RetryPolicy(max_attempts=config.max_attempts)) as api:
             return await apply_batch(con, api, config.batch_id, config.approval_id or None, context.run_id,
-                                     config.chunk_size, say=context.log.info)
+                                     config.chunk_size, say=context.log.info), api.stats
 
     with warehouse.get().connect() as con:
         try:
-            report = asyncio.run(run(con))
+            report, stats = asyncio.run(run(con))
         except CleanupError as exc:
             raise dg.Failure(description=str(exc)) from None
     context.add_output_metadata({
         "batch_id": report.batch_id, "approval_id": report.approval_id,
         "outcomes": dg.MetadataValue.json(report.counts()), "resumed_from_earlier_runs": report.resumed,
+        **itglue_budget_metadata(stats),
         "steps_for_a_person": dg.MetadataValue.md("\n".join(
             f"- **{a['action_id']}** {a['action']}: {a['instructions']}" for a in report.manual) or "none"),
     })
@@ -128,18 +144,22 @@ def apply_run_config(batch_id: str, approval_id: str = "", **options) -> dict:
 
 
 @dg.sensor(job=apply_cleanup, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Launches apply_cleanup once per approval that matches its batch (run_key = approval id).")
+           description="Launches apply_cleanup once per approval made to be applied (approve --apply, or the "
+                       "review page's approve and apply) that matches its batch (run_key = approval id).")
 def cleanup_approval_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     store_ = warehouse.get()
     if not store_.path.exists():
         return dg.SkipReason(f"no warehouse at {store_.path} yet")
     try:
         with store_.connect(read_only=True) as con:
-            approvals = approval.pending(con)
+            waiting = approval.pending(con)
+            # only approvals made to be applied (approve --apply, the page's "approve and apply")
+            approvals = intents.to_apply(con, waiting)
     except WarehouseLocked:
         return dg.SkipReason("the warehouse is busy (a run holds it); looking again at the next tick")
     if not approvals:
-        return dg.SkipReason("no approvals waiting")
+        return dg.SkipReason(f"no approvals to apply ({len(waiting)} approved to wait for `msp-recon apply`)"
+                             if waiting else "no approvals waiting")
     return [dg.RunRequest(run_key=a.approval_id, run_config=apply_run_config(a.batch_id, a.approval_id),
                           tags={"cleanup/batch": a.batch_id, "cleanup/approved_by": a.approved_by})
             for a in approvals]

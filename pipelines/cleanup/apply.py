@@ -88,7 +88,7 @@ class _Applier:
             self.finish(act, "already_gone", WriteAnswer("GET", path, 404, None), "already deleted in IT Glue")
             return None
         if record.updated_at != act["planned_updated_at"]:
-            if act["action"] == "archive" and record.attributes.get("archived") and \
+            if act["action"] in ("archive", "delete") and record.attributes.get("archived") and \
                     store.has_attempt(self.con, act["action_id"]):
                 self.finish(act, "done", message="archived by an earlier run that stopped before recording it")
                 return None
@@ -116,9 +116,22 @@ class _Applier:
         answer = await set_archived(self.api, act["entity_type"], act["source_id"], True)
         self.finish(act, _outcome_of(answer.status), answer)
 
+    async def archive_instead(self, act: dict, record: Fetched) -> None:
+        """A delete whose record carries related items: planning, which reads IT Glue's list endpoint, could not see
+        them; the approved action is "delete, or archive if it carries related items", so it is archived."""
+        self.save(act, record)
+        path = f"/{RESOURCES[act['entity_type']]}/{act['source_id']}"
+        self.log(act, "attempt", method="PATCH", path=path)
+        answer = await set_archived(self.api, act["entity_type"], act["source_id"], True)
+        self.finish(act, _outcome_of(answer.status), answer,
+                    f"archived, not deleted: it carries {', '.join(related_items(record))}")
+
     async def delete_chunk(self, entity: str, chunk: list[dict]) -> None:
         records = await asyncio.gather(*(self.still_as_planned(a) for a in chunk))
         going = [(a, r) for a, r in zip(chunk, records, strict=True) if r is not None]
+        for act, record in [(a, r) for a, r in going if related_items(r)]:
+            await self.archive_instead(act, record)
+        going = [(a, r) for a, r in going if not related_items(r)]
         if not going:
             return
         for act, record in going:
@@ -133,6 +146,10 @@ class _Applier:
                     self.finish(act, "already_gone", answer, "not found when deleting")
             else:
                 self.finish(act, _outcome_of(answer.status), answer)
+
+
+def related_items(record: Fetched) -> list[str]:
+    return [d for d in record.documentation if d.startswith("related item:")]
 
 
 def _outcome_of(status: int) -> str:

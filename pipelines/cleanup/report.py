@@ -3,6 +3,7 @@
 import duckdb
 
 from pipelines.cleanup import approval, store
+from pipelines.review.summary import Filters, summary_lines
 
 
 def batch_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -29,13 +30,18 @@ def batch_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     return lines
 
 
-def show_lines(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[str]:
+def show_lines(con: duckdb.DuckDBPyConnection, batch_id: str, filters: Filters | None = None) -> list[str]:
+    """A summary of the batch (counts per action, cause, entity type and client), then each action the filters keep,
+    with what it is about, why, its evidence and its link."""
     store.ensure_schema(con)
+    filters = filters or Filters()
     b = store.batch(con, batch_id)
     found = approval.valid_approval(con, batch_id)
     excluded = set(found.excluded_action_ids) if found else set()
     outcomes = store.final_outcomes(con, batch_id)
-    lines = [f"Batch {batch_id}: {b['status']}, {b['action_count']} actions, proposed {b['created_at']:%Y-%m-%d %H:%M} UTC"]
+    actions = store.actions(con, batch_id)
+    lines = [f"Batch {batch_id}: {b['status']}, {len(actions)} actions, proposed {b['created_at']:%Y-%m-%d %H:%M} UTC"]
+    lines += summary_lines(actions)
     if b["needs_second_look"]:
         lines.append("  NEEDS A SECOND LOOK: " + "; ".join(b["guard_reasons"] or []))
         lines.append("  (approve only with --accept-large-batch)")
@@ -44,25 +50,33 @@ def show_lines(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[str]:
                      + (f", excluding {', '.join(sorted(excluded))}" if excluded else ""))
     elif approval.approvals(con, batch_id):
         lines.append("  an approval exists but no longer matches the batch: apply will refuse it")
-    for a in store.actions(con, batch_id):
-        status = "excluded" if a["action_id"] in excluded else outcomes.get(a["action_id"], "")
-        lines.append("")
-        lines.append(f"{a['action_id']}  {a['action'].upper()}  {a['entity_type']} {a['source']}:{a['source_id']}"
-                     f"  {a['name'] or ''}" + (f"   [{status}]" if status else ""))
-        lines.append(f"    why:       {a['reason']}")
-        evidence = [f"cause {a['cause']}" if a["cause"] else None,
-                    f"match probability {a['match_probability']:.3f}" if a["match_probability"] is not None else None,
-                    f"sync {a['psa_integration']}" if a["psa_integration"] else "not synced"]
-        lines.append(f"    evidence:  {', '.join(e for e in evidence if e)}")
-        if a["fields_agreed"] or a["fields_disagreed"]:
-            lines.append(f"    fields:    agree {', '.join(a['fields_agreed']) or '-'}; "
-                         f"differ {', '.join(a['fields_disagreed']) or '-'}")
-        if a["survivor_source_id"]:
-            lines.append(f"    keeps:     {a['survivor_source_id']}  {a['survivor_resource_url'] or ''}")
-        if a["carries"]:
-            lines.append(f"    carries:   {', '.join(a['carries'])}")
-        if a["resource_url"]:
-            lines.append(f"    link:      {a['resource_url']}")
-        if a["instructions"]:
-            lines.append(f"    by hand:   {a['instructions']}")
+    chosen = filters.apply(actions)
+    if filters.active():
+        lines.append(f"  showing {len(chosen)} of {len(actions)} actions ("
+                     + ", ".join(f"{k} {v}" for k, v in filters.active().items()) + ")")
+    for a in chosen:
+        lines += action_lines(a, "excluded" if a["action_id"] in excluded else outcomes.get(a["action_id"], ""))
+    return lines
+
+
+def action_lines(a: dict, status: str = "") -> list[str]:
+    """One action as `show` prints it."""
+    lines = ["", f"{a['action_id']}  {a['action'].upper()}  {a.get('subject') or a['name'] or a['source_id']}"
+                 f"  ({a['entity_type']} {a['source']}:{a['source_id']})" + (f"   [{status}]" if status else "")]
+    lines.append(f"    why:       {a['reason']}")
+    evidence = [f"cause {a['cause']}" if a["cause"] else None,
+                f"match probability {a['match_probability']:.3f}" if a["match_probability"] is not None else None,
+                f"sync {a['psa_integration']}" if a["psa_integration"] else "not synced"]
+    lines.append(f"    evidence:  {', '.join(e for e in evidence if e)}")
+    if a["fields_agreed"] or a["fields_disagreed"]:
+        lines.append(f"    fields:    agree {', '.join(a['fields_agreed']) or '-'}; "
+                     f"differ {', '.join(a['fields_disagreed']) or '-'}")
+    if a["survivor_source_id"]:
+        lines.append(f"    keeps:     {a['survivor_source_id']}  {a['survivor_resource_url'] or ''}".rstrip())
+    if a["carries"]:
+        lines.append(f"    carries:   {', '.join(a['carries'])}")
+    if a["resource_url"]:
+        lines.append(f"    link:      {a['resource_url']}")
+    if a["instructions"]:
+        lines.append(f"    by hand:   {a['instructions']}")
     return lines

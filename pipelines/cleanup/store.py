@@ -11,7 +11,7 @@ from pipelines.warehouse import run_script, table_exists
 ACTION_COLUMNS = ("action_id", "batch_id", "entity_type", "source", "source_id", "action", "reason", "name", "cause",
                   "cluster_id", "match_probability", "fields_agreed", "fields_disagreed", "survivor_source_id",
                   "survivor_resource_url", "resource_url", "psa_integration", "carries", "planned_updated_at",
-                  "instructions")
+                  "instructions", "organization_name", "organization_itglue_id", "subject")
 EXECUTABLE = ("delete", "archive")
 MANUAL = ("disable_sync_then_delete", "fix_in_psa", "merge_organizations")
 # Outcomes after which an action is never attempted again (a rerun resumes after them).
@@ -24,6 +24,7 @@ def now() -> datetime:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     run_script(con, "cleanup/schema.sql")
+    run_script(con, "cleanup/review.sql")  # names, approver roles, decisions (pipelines/cleanup/roles.py, decisions.py)
 
 
 def rows(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> list[dict[str, Any]]:

@@ -28,11 +28,12 @@ from pipelines.linkage.models import (
     with_link_type,
 )
 from pipelines.linkage.settings import ENTITY_TYPES, SOURCE_ROLES, SPECS, EntitySpec
+from pipelines.sources.base import ENTITY_TABLES
 from pipelines.warehouse import SQL_DIR, Warehouse, table_exists
 
 log = logging.getLogger(__name__)
 
-STAGING_TABLES = {"organization": "organizations", "configuration": "configurations", "contact": "contacts"}
+STAGING_TABLES = ENTITY_TABLES
 # "priors": score with the domain priors of settings.py, neither loading nor training (tiny tenants, tests)
 TrainMode = Literal["if_missing", "always", "never", "priors"]
 
@@ -295,6 +296,7 @@ def _build_marts(engine: LinkageEngine, entity_types: tuple[str, ...], options: 
     con.execute(_sql("duplicates.sql", burst_min_records=options.burst_min_records,
                      burst_seconds=options.burst_seconds))
     con.execute(_sql("orphans.sql"))
+    con.execute(_sql("organization_names.sql"))  # organization_name on duplicates and orphans
     con.execute(_sql("history.sql"))
     tables = {
         "marts.entity_clusters": con.sql("SELECT entity_type, cluster_id, source, source_id, cluster_size "

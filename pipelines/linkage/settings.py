@@ -14,16 +14,11 @@ from splink import block_on
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.comparison_creator import ComparisonCreator
 
-# Roles of each source; adding a PSA or an RMM is one entry here (and its staging SQL).
-# psa_link_target: the PSA whose company ids an RMM site carries (Datto RMM's autotaskCompanyId).
-SOURCE_ROLES: dict[str, tuple[str, str | None]] = {
-    "itglue": ("documentation", None),
-    "connectwise": ("psa", None),
-    "autotask": ("psa", None),
-    "halopsa": ("psa", None),
-    "datto_rmm": ("rmm", "autotask"),
-    "ninjaone": ("rmm", None),
-}
+from pipelines.sources import source_roles
+
+# Roles of each source, from the registry (each source's `kind` and `psa_link_target`: the PSA whose company ids an
+# RMM site carries, Datto RMM's autotaskCompanyId).
+SOURCE_ROLES: dict[str, tuple[str, str | None]] = source_roles()
 
 ENTITY_TYPES = ("organization", "configuration", "contact")
 

@@ -3,7 +3,8 @@
 The real things come first (`tenant`: clients, devices, people, and what happened to each), then each system's view
 of them: the PSA (`psa_view`, rendered as ConnectWise and Autotask), the RMMs (`rmm_view`: Datto RMM, NinjaOne) and
 IT Glue (`itglue_view`), and finally the ground truth (`ground_truth`). One `random.Random(seed)` drives it all, so
-a (seed, scale) pair always yields the same world; `psa` only says which PSA IT Glue syncs with.
+a (seed, scale) pair always yields the same world; `psa` only says which PSA IT Glue syncs with. `difficulty` turns on
+the variation of real tenants (`variation`), which has its own random stream; `rmm` says which RMMs the MSP runs.
 """
 
 import gc
@@ -17,6 +18,7 @@ from pipelines.sandbox.itglue_view import (
     render_org,
     render_rmm_records,
 )
+from pipelines.sandbox.model import World
 from pipelines.sandbox.rmm_view import assign_rmm_ids, build_datto, build_ninja
 from pipelines.sandbox.tenant import (
     CAUSES,
@@ -29,12 +31,13 @@ from pipelines.sandbox.tenant import (
     TenantRandom,
     build_tenant,
 )
-from pipelines.sandbox.world import World
+from pipelines.sandbox.variation import variation_for
 
 PSAS = ("autotask", "connectwise")
 
 
-def generate(seed: int, scale: int, psa: str = "autotask") -> World:
+def generate(seed: int, scale: int, psa: str = "autotask", difficulty: str | float = "standard",
+             rmm: str = "both") -> World:
     """A tenant of `scale` client organizations (tens to tens of thousands), its systems' records and ground truth.
 
     About 20 devices and 8 people per client; scale 2500 gives about 54,000 IT Glue configurations.
@@ -43,19 +46,20 @@ def generate(seed: int, scale: int, psa: str = "autotask") -> World:
         raise ValueError(f"psa must be one of {', '.join(PSAS)}, not {psa!r}")
     if scale < 1:
         raise ValueError(f"scale must be at least 1 client organization, not {scale}")
+    variation = variation_for(seed, difficulty, rmm)
     # Hundreds of thousands of small dicts and no cycles among them: the cyclic GC would only rescan them.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _generate(seed, scale, psa)
+        return _generate(seed, scale, psa, variation)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _generate(seed: int, scale: int, psa: str) -> World:
+def _generate(seed: int, scale: int, psa: str, variation) -> World:
     rng = TenantRandom(seed)
-    tenant = build_tenant(rng, scale)
+    tenant = build_tenant(rng, scale, variation)
     assign_rmm_ids(rng, tenant)
     records = psa_view.build_psa(rng, tenant)
     connectwise, autotask = psa_view.render(records)
@@ -76,7 +80,11 @@ def _generate(seed: int, scale: int, psa: str) -> World:
         "orphan_reasons": ORPHAN_REASONS,
         "rates": {"client": CLIENT_RATES, "device": DEVICE_RATES, "person": PERSON_RATES},
         "msp_itglue_org_id": str(glue.main_org[0].id),
+        "difficulty": variation.level,
+        "rmm": variation.rmm,
     }
+    if variation.on:
+        extra["rates"]["this_tenant"] = dict(sorted(variation.used.items()))
     return World(seed=seed, scale=scale, psa=psa, itglue=itglue, itglue_rmm_records=rmm_records,
                  connectwise=connectwise, autotask=autotask, datto_rmm=datto, ninjaone=ninja, truth=truth,
                  extra=extra)
@@ -84,20 +92,4 @@ def _generate(seed: int, scale: int, psa: str) -> World:
 
 def expected_counts(world: World) -> dict[str, int]:
     """Rows a full extraction of each raw table yields (`raw.<source>_<resource>`)."""
-    return {
-        "itglue_organizations": len(world.itglue["organizations"]),
-        "itglue_configurations": len(world.itglue["configurations"]),
-        "itglue_contacts": len(world.itglue["contacts"]),
-        "connectwise_companies": sum(1 for c in world.connectwise["companies"] if not c["deletedFlag"]),
-        "connectwise_configurations": len(world.connectwise["configurations"]),
-        "connectwise_contacts": len(world.connectwise["contacts"]),
-        "autotask_companies": len(world.autotask["companies"]),
-        "autotask_configuration_items": len(world.autotask["configuration_items"]),
-        "autotask_contacts": len(world.autotask["contacts"]),
-        "datto_rmm_sites": len(world.datto_rmm["sites"]),
-        "datto_rmm_devices": len(world.datto_rmm["devices"]),
-        "datto_rmm_device_audits": len(world.datto_rmm["audits"]),
-        "ninjaone_organizations": len(world.ninjaone["organizations"]),
-        "ninjaone_devices": len(world.ninjaone["devices"]),
-        "ninjaone_computer_systems": len(world.ninjaone["computer_systems"]),
-    }
+    return world.expected_counts()

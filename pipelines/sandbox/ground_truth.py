@@ -8,9 +8,10 @@ import polars as pl
 
 from pipelines.sandbox import hardware as hw
 from pipelines.sandbox.itglue_view import ItGlue
+from pipelines.sandbox.model import Truth
 from pipelines.sandbox.psa_view import Psa
 from pipelines.sandbox.tenant import Tenant
-from pipelines.sandbox.world import Truth
+from pipelines.sandbox.variation import JUNK_SERIALS
 
 PSA_SOURCES = ("connectwise", "autotask")
 # Chained pairs per group (DC01 at 1,500 clients would otherwise give a million pairs).
@@ -131,6 +132,19 @@ def _hard_cases(tenant: Tenant, psa: Psa, site_of: dict[int, dict], ninja: dict,
     config_pairs("vm_clone_serial", tenant.vm_pools)
     config_pairs("placeholder_serial", by_placeholder.values())
     config_pairs("shared_vpn_mac", by_vpn.values())
+    if tenant.variation.on:
+        # One junk serial ("Not Available", "OEM") on many machines, as hand-made copies and imports write it.
+        by_junk: dict[str, list] = defaultdict(list)
+        for g in glue.configs:
+            if g.serial in JUNK_SERIALS:
+                by_junk[g.serial].append(g)
+        count = 0
+        for group in by_junk.values():
+            firsts = list({g.device.n: g for g in group}.values())
+            for a, b in _chain(firsts):
+                if count < MAX_PAIRS_PER_CASE:
+                    negatives.add("configuration", "junk_serial", "itglue", str(a.id), "itglue", str(b.id))
+                    count += 1
     # The same VM-clone serial seen by the RMM on two machines.
     for pool in tenant.vm_pools:
         in_datto = [d for d in pool if d.in_datto]
@@ -169,6 +183,18 @@ def _hard_cases(tenant: Tenant, psa: Psa, site_of: dict[int, dict], ninja: dict,
         site = site_of.get(c.idx)
         if site is not None and site["name"] != org.name:
             positive("organization", "site_name_variant", "itglue", str(org.id), "datto_rmm", site["uid"])
+    for c in tenant.clients[1:]:
+        # Renamed (the RMM keeps the old name) or misspelt in the PSA: the names disagree more than spelling does.
+        case = "renamed_client" if c.former_name else "psa_name_typo" if c.psa_name else None
+        if case is None:
+            continue
+        org = glue.main_org[c.idx]
+        if c.idx in site_of:
+            positive("organization", case, "itglue", str(org.id), "datto_rmm", site_of[c.idx]["uid"])
+        if c.idx in ninja_org_of:
+            positive("organization", case, "itglue", str(org.id), "ninjaone", str(ninja_org_of[c.idx]))
+        for dup in glue.dup_orgs.get(c.idx, []):
+            positive("organization", case, "itglue", str(org.id), "itglue", str(dup.id))
     ninja_names = {o["id"]: o["name"] for o in ninja["organizations"]}
     for idx, org_id in ninja_org_of.items():
         org = glue.main_org[idx]

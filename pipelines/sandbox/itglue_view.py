@@ -25,6 +25,7 @@ from pipelines.sandbox.tenant import (
     Person,
     Tenant,
 )
+from pipelines.sandbox.variation import JUNK_SERIALS, spelled_otherwise, typo
 
 BASE_URL = "https://sandbox.itglue.com"
 # The configuration type an RMM-direct sync creates: not the PSA's, one reason the later PSA sync did not match.
@@ -98,6 +99,7 @@ class ItGlue:
 class _Planner:
     def __init__(self, rng: random.Random, tenant: Tenant, psa: Psa):
         self.rng, self.tenant, self.psa = rng, tenant, psa
+        self.v = tenant.variation
         self.glue = ItGlue()
         self.bursts: dict[int, tuple[int, int]] = {}   # client idx -> (first, second) CSV import time
         self.burst_seq: dict[tuple[int, int], int] = {}
@@ -132,6 +134,13 @@ class _Planner:
         return min(NOW - 60, created + int(self.rng.random() ** 3 * (NOW - created)))
 
     # ------------------------------------------------------------------------------------------- organizations
+    def hand_named(self, c: Client) -> str:
+        """An organization someone made by hand or an import made: the client's name (the old one, if it was
+        renamed since) as they wrote it."""
+        if self.v.on:
+            return spelled_otherwise(self.v.rng, c.old_name, c.old_base, self.v.chance("manual_typo"))
+        return company_name_variant(self.rng, c.name, c.base)
+
     def plan_orgs(self) -> None:
         rng, glue = self.rng, self.glue
         msp = self.tenant.clients[0]
@@ -158,11 +167,15 @@ class _Planner:
             dups: list[GlueOrg] = []
             if c.role == "pre_sync_existing":
                 t = c.onboarded + rng.randint(0, 20 * DAY)
-                dups.append(GlueOrg(c, company_name_variant(rng, c.name, c.base), None, t, self.updated(t)))
+                dups.append(GlueOrg(c, self.hand_named(c), None, t, self.updated(t)))
             elif c.role == "sync_method_change":
                 # Created by the Datto RMM site mapping, named as the site was then.
                 t = max(c.onboarded, RMM_DIRECT_START) + rng.randint(DAY, 30 * DAY)
-                name = f"{c.base} - Main Office" if rng.random() < 0.6 else company_name_variant(rng, c.name, c.base)
+                if self.v.on:  # the RMM's integration made it, named after the site (or the NinjaOne organization)
+                    name = c.rmm_site_name or c.ninja_name or self.hand_named(c)
+                else:
+                    name = f"{c.base} - Main Office" if rng.random() < 0.6 else \
+                        company_name_variant(rng, c.name, c.base)
                 dups.append(GlueOrg(c, name, None, t, self.updated(t)))
             elif c.role == "source_duplicate":
                 twin: Company = self.psa.duplicate_company_of[c.idx]
@@ -172,9 +185,9 @@ class _Planner:
                 # Two exports of the client's sheet named the organization differently: each import made one.
                 names = {company.name}
                 for which in (0, 1):
-                    name = company_name_variant(rng, c.name, c.base)
+                    name = self.hand_named(c)
                     while name in names:
-                        name = company_name_variant(rng, c.name, c.base) + ("." if rng.random() < 0.3 else "")
+                        name = self.hand_named(c) + ("." if rng.random() < 0.3 else "")
                     names.add(name)
                     t = self.burst(c, which)
                     dups.append(GlueOrg(c, name, None, t, t + rng.randint(0, 60)))
@@ -214,8 +227,18 @@ class _Planner:
         self.glue.configs.append(cfg)
         return cfg
 
+    def hand_serial(self, d: Device) -> str | None:
+        """The serial on a copy made by hand or by an import: in a hard tenant sometimes blank or junk."""
+        if self.v.chance("itglue_serial_missing"):
+            return None
+        if self.v.chance("itglue_serial_junk"):
+            return self.v.rng.choice(JUNK_SERIALS)
+        return d.serial
+
     def synced_config(self, d: Device, item_index: int = 0, **kw) -> GlueConfig:
         item = self.psa.items_of[d.n][item_index]
+        if not item.mac_known and "mac" not in kw and self.v.chance("synced_mac_dropped"):
+            kw["mac"] = None  # the PSA sent none
         org = self.glue.main_org[d.client.idx]
         if item.company.duplicate:
             org = self.dup_org(d.client)
@@ -232,7 +255,8 @@ class _Planner:
         return self.add_config(org, d, None, created, name=kw.pop("name", d.rmm_hostname),
                                hostname=kw.pop("hostname", d.rmm_hostname if self.rng.random() < 0.7 else
                                                f"{d.rmm_hostname.lower()}.{d.client.ad_domain}"),
-                               mac=self.mac_text(d, style=0), rmm=rmm, rmm_direct_type=True, **kw)
+                               mac=self.mac_text(d, style=0), rmm=rmm, rmm_direct_type=True,
+                               **({"serial": d.rmm_serial or d.serial} if self.v.on else {}), **kw)
 
     def orphan(self, copy, role: str, psa_deleted_at: int) -> None:
         """A synced copy whose PSA record was deleted: "orphaned" after the next sync, still "enabled" before it."""
@@ -257,7 +281,8 @@ class _Planner:
                     self.rmm_direct_config(main, d, t, rmm=self.rmm_kind(d), primary=True)
                 else:
                     t = self.burst(c, 0) if rng.random() < 0.5 else d.first_seen + rng.randint(DAY, 60 * DAY)
-                    self.add_config(main, d, None, min(t, NOW - DAY), primary=True)
+                    self.add_config(main, d, None, min(t, NOW - DAY), primary=True,
+                                    **({"serial": self.hand_serial(d)} if self.v.on else {}))
             elif role == "pre_sync_existing":
                 org = self.dup_org(c) if d.in_dup_org else main
                 lo = max(d.first_seen, org.created + 3600)
@@ -273,7 +298,7 @@ class _Planner:
                 manual.cause = synced.cause = role
             elif role == "csv_double_import":
                 first = self.add_config(self.dup_org(c, 0) if d.in_dup_org else main, d, None, self.burst(c, 0),
-                                        primary=True)
+                                        primary=True, **({"serial": self.hand_serial(d)} if self.v.on else {}))
                 # The same row imported again: same fields, only what the import normalised differs.
                 second = self.add_config(self.dup_org(c, 1) if d.in_dup_org else main, d, None, self.burst(c, 1),
                                          name=first.name, hostname=first.hostname, serial=first.serial,
@@ -284,7 +309,7 @@ class _Planner:
                 org = self.dup_org(c) if d.in_dup_org else main
                 lo = max(d.first_seen, RMM_DIRECT_START, org.created + 3600)
                 t = rng.randint(lo, max(lo, RMM_SWITCH - DAY))
-                direct = self.rmm_direct_config(org, d, t)
+                direct = self.rmm_direct_config(org, d, t, rmm=self.rmm_kind(d) or "aem")
                 synced = self.synced_config(d, primary=True)
                 direct.cause = synced.cause = role
             elif role == "source_duplicate":
@@ -296,7 +321,8 @@ class _Planner:
                 self.orphan(self.synced_config(d, primary=True), role, item.deleted_at)
             elif role == "rmm_device_deleted":
                 t = max(d.first_seen, RMM_DIRECT_START) + rng.randint(600, 2 * DAY)
-                cfg = self.rmm_direct_config(main, d, min(t, NOW - 30 * DAY), primary=True)
+                rmm = "aem" if d.client.in_datto else "ninja-rmm"
+                cfg = self.rmm_direct_config(main, d, min(t, NOW - 30 * DAY), rmm=rmm, primary=True)
                 cfg.orphan = role
 
     # ------------------------------------------------------------------------------------------------- contacts
@@ -331,7 +357,12 @@ class _Planner:
                 lo = max(p.created, org.created + 3600)
                 t = rng.randint(lo, max(lo, PSA_SYNC_START - DAY))
                 nick = NICKNAMES.get(p.first)
-                manual = self.add_contact(org, p, None, t, first=nick or p.first, nickname=nick is not None,
+                extra = {}
+                if self.v.chance("manual_typo"):  # typed by hand: a slip in the surname or the first name
+                    extra = {"last": typo(self.v.rng, p.last)} if self.v.rng.random() < 0.6 else \
+                        {"first": typo(self.v.rng, nick or p.first)}
+                manual = self.add_contact(org, p, None, t, first=extra.pop("first", nick or p.first),
+                                          nickname=nick is not None, **extra,
                                           email=p.email if rng.random() < 0.5 else (None if nick else p.email.upper()),
                                           title=None if rng.random() < 0.5 else p.title)
                 synced = self.synced_contact(p, created=PSA_SYNC_START + rng.randint(0, 7200), primary=True)
@@ -339,7 +370,10 @@ class _Planner:
             elif role == "csv_double_import":
                 a = self.add_contact(self.dup_org(c, 0) if p.in_dup_org else main, p, None, self.burst(c, 0),
                                      primary=True)
-                b = self.add_contact(self.dup_org(c, 1) if p.in_dup_org else main, p, None, self.burst(c, 1))
+                b = self.add_contact(self.dup_org(c, 1) if p.in_dup_org else main, p, None, self.burst(c, 1),
+                                     **({"last": typo(self.v.rng, p.last)}
+                                        if self.v.on and self.v.rng.random() < 0.3 and self.v.chance("manual_typo")
+                                        else {}))
                 a.updated, b.updated = a.created + rng.randint(0, 60), b.created + rng.randint(0, 60)
                 a.cause = b.cause = role
             elif role == "source_duplicate":
@@ -445,7 +479,7 @@ def render_rmm_records(rng: random.Random, glue: ItGlue) -> dict[str, list[dict]
         attached = max(g.created, d.first_seen, RMM_DIRECT_START) + rng.randint(60, 3600)
         out[str(g.id)] = [{"id": str(next_id), "type": "rmm-records", "attributes": {
             "configuration-id": g.id, "name": d.rmm_hostname, "hostname": d.rmm_hostname,
-            "serial-number": d.serial, "mac-addresses": macs, "ip-address": d.ip,
+            "serial-number": d.rmm_serial or d.serial, "mac-addresses": macs, "ip-address": d.ip,
             "device-type": hw.DATTO_TYPES[d.kind][0] if datto else hw.NINJA_CLASSES[d.kind],
             "manufacturer": d.manufacturer, "model": d.model, "operating-system": d.os,
             "last-seen-online": iso_ms(seen), "rmm-integration-type": g.rmm,

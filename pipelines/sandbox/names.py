@@ -131,3 +131,7 @@ TITLES = [
 
 MSP_NAME = "Kraken Techs"
 MSP_DOMAIN = "krakentechs.com"
+
+# Hard tenants only (sandbox.variation): more legal forms, and words people abbreviate or drop.
+MORE_LEGAL_SUFFIXES = ["PLLC", "P.C.", "L.L.C.", "Incorporated", "Limited", "PLLC", "LLC", "Inc."]
+SERVICE_WORDS = ["IT", "Medical", "Legal", "Financial", "Home", "Business", "Environmental", "Technical"]

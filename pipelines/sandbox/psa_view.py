@@ -25,6 +25,7 @@ from pipelines.sandbox.tenant import (
     Person,
     Tenant,
 )
+from pipelines.sandbox.variation import JUNK_SERIALS, spelled_otherwise, typo
 
 _CW_BASE = "https://api-na.myconnectwise.net/v2024_1/apis/3.0"
 
@@ -79,6 +80,7 @@ class Item:
     duplicate: bool = False
     deleted_at: int | None = None
     id: int = 0
+    mac_known: bool = True         # the PSA holds a MAC for it (a hard tenant has CIs without one)
 
 
 @dataclass(slots=True, eq=False)
@@ -107,6 +109,18 @@ class Psa:
     duplicate_company_of: dict[int, Company] = field(default_factory=dict)
     items_of: dict[int, list[Item]] = field(default_factory=dict)        # device n -> its CIs
     contacts_of: dict[int, list[Contact]] = field(default_factory=dict)  # person n -> its contacts
+
+
+def _named_by_person(rng: random.Random, d: Device) -> str:
+    """A configuration item named as the office knows it: for its user or its room, not its hostname."""
+    what = {"server": "Server", "workstation": "PC", "laptop": "Laptop", "network": "Firewall",
+            "printer": "Printer"}[d.kind]
+    who = d.client.people[d.n % len(d.client.people)].first if d.client.people else "Front Desk"
+    return rng.choice([f"{who}'s {what}", f"{d.hostname} ({who})", f"{rng.choice(ROOMS)} {what}",
+                       f"{what} - {rng.choice(ROOMS)}"])
+
+
+ROOMS = ["Reception", "Front Desk", "Conference Room", "Back Office", "Lab", "Warehouse", "Exam Room 2", "Billing"]
 
 
 def company_name_variant(rng: random.Random, name: str, base: str) -> str:
@@ -151,16 +165,18 @@ def _deleted_at(rng: random.Random, reason: str | None) -> int | None:
 
 def build_psa(rng: random.Random, tenant: Tenant) -> Psa:
     psa = Psa()
+    v = tenant.variation
     for c in tenant.clients:
         created = c.onboarded if c.idx else T_2016 - 400 * DAY
         updated = rng.randint(created, NOW - 3600)
-        company = Company(c, c.name, created, updated, c.psa_active, deleted_at=_deleted_at(rng, c.role))
+        company = Company(c, c.psa_name or c.name, created, updated, c.psa_active, deleted_at=_deleted_at(rng, c.role))
         psa.companies.append(company)
         psa.company_of[c.idx] = company
         if c.role == "source_duplicate":
             t = rng.randint(c.onboarded + DAY, NOW - 60 * DAY)
-            dup = Company(c, company_name_variant(rng, c.name, c.base), t, rng.randint(t, NOW - 3600), True,
-                          duplicate=True)
+            name = spelled_otherwise(v.rng, c.name, c.base, v.chance("manual_typo")) if v.on else \
+                company_name_variant(rng, c.name, c.base)
+            dup = Company(c, name, t, rng.randint(t, NOW - 3600), True, duplicate=True)
             psa.companies.append(dup)
             psa.duplicate_company_of[c.idx] = dup
 
@@ -174,9 +190,15 @@ def build_psa(rng: random.Random, tenant: Tenant) -> Psa:
             d.role == "sync_method_change" else d.first_seen + rng.randint(600, 5 * DAY)
         created = min(created, NOW - 7200)
         serial = d.serial if rng.random() > 0.06 else None
-        item = Item(company, d, d.hostname, serial, created, rng.randint(created, NOW - 3600), d.psa_active,
-                    rmm_linked=d.in_datto and not d.datto_deleted and rng.random() < 0.9,
-                    deleted_at=_deleted_at(rng, d.role))
+        if v.chance("psa_serial_missing"):
+            serial = None
+        elif v.chance("psa_serial_junk"):
+            serial = v.rng.choice(JUNK_SERIALS)
+        updated = rng.randint(created, NOW - 3600)
+        linked = d.in_datto and not d.datto_deleted and rng.random() < 0.9 and not v.chance("ci_unlinked")
+        name = _named_by_person(v.rng, d) if v.chance("ci_named_by_person") else d.hostname
+        item = Item(company, d, name, serial, created, updated, d.psa_active, rmm_linked=linked, deleted_at=_deleted_at(rng, d.role),
+                    mac_known=linked or not v.chance("ci_without_mac"))
         psa.items.append(item)
         psa.items_of[d.n] = [item]
         if d.role == "source_duplicate":
@@ -207,7 +229,8 @@ def build_psa(rng: random.Random, tenant: Tenant) -> Psa:
             first = NICKNAMES.get(p.first, p.first)
             email = p.email.upper() if first == p.first and rng.random() < 0.5 else (p.email if rng.random() < 0.6
                                                                                       else None)
-            twin = Contact(owner, p, first, p.last, email, t, rng.randint(t, NOW - 3600), True, duplicate=True)
+            last = typo(v.rng, p.last) if v.chance("manual_typo") else p.last
+            twin = Contact(owner, p, first, last, email, t, rng.randint(t, NOW - 3600), True, duplicate=True)
             psa.contacts.append(twin)
             psa.contacts_of[p.n].append(twin)
 
@@ -274,7 +297,7 @@ def connectwise_configuration(i: Item) -> dict:
         "serialNumber": i.serial, "modelNumber": d.model, "tagNumber": None,
         "manufacturer": {"id": stable_id(d.manufacturer), "name": d.manufacturer},
         "ipAddress": d.ip, "defaultGateway": d.ip.rsplit(".", 1)[0] + ".1",
-        "macAddress": None if i.duplicate else _cw_macs(d), "osType": d.os,
+        "macAddress": None if i.duplicate or not i.mac_known else _cw_macs(d), "osType": d.os,
         "activeFlag": i.active, "billFlag": False, "notes": None, "parentConfigurationId": None,
         "questions": [], "customFields": [],
         "_info": {"lastUpdated": iso_s(i.updated), "updatedBy": "ApiMember", "dateEntered": iso_s(i.created),

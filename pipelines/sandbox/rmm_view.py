@@ -6,6 +6,7 @@ import random
 from pipelines.sandbox import hardware as hw
 from pipelines.sandbox.psa_view import Psa, company_name_variant, iso_s
 from pipelines.sandbox.tenant import DAY, NOW, Client, Device, Tenant
+from pipelines.sandbox.variation import Variation, site_name_for
 
 _DATTO_PORTAL = "https://merlot.centrastage.net/csm"
 _ACCOUNT_UID = "a1b2c3d4"
@@ -21,13 +22,19 @@ def assign_rmm_ids(rng: random.Random, tenant: Tenant) -> None:
         if d.in_datto or d.role == "rmm_device_deleted":
             datto_id += rng.randint(1, 9)
             d.datto_id, d.datto_uid = datto_id, hw.uuid_from(rng)
-        if d.in_ninja:
+        # A device deleted from a NinjaOne-only MSP still has its id in IT Glue's RMM record.
+        if d.in_ninja or (d.role == "rmm_device_deleted" and not d.client.in_datto):
             ninja_id += rng.randint(1, 3)
             d.ninja_id = ninja_id
 
 
-def site_name(rng: random.Random, c: Client) -> str:
-    """How the RMM names a client: the PSA name most of the time, else an office or a shortened name."""
+def site_name(rng: random.Random, c: Client, v: Variation) -> str:
+    """How the RMM names a client: the PSA name most of the time, else an office or a shortened name. In a hard
+    tenant mostly otherwise (an office, a city, a shortening, a typo), and a renamed client's site its old name."""
+    if v.on:
+        if not v.chance("site_name_varies"):
+            return c.old_name
+        return site_name_for(v.rng, c.old_name, c.old_base, c.city, v.chance("site_name_typo"))
     r = rng.random()
     if r < 0.5:
         return c.name
@@ -69,9 +76,10 @@ def build_datto(rng: random.Random, tenant: Tenant, psa: Psa) -> tuple[dict, dic
             continue
         site_id += 1
         company = psa.company_of[c.idx]
-        linked = rng.random() < 0.88 and company.deleted_at is None
+        linked = rng.random() < 0.88 and company.deleted_at is None and not tenant.variation.chance("site_unlinked")
         uid = hw.uuid_from(rng)
-        site = {"id": site_id, "uid": uid, "accountUid": _ACCOUNT_UID, "name": site_name(rng, c), "description": "",
+        c.rmm_site_name = site_name(rng, c, tenant.variation)
+        site = {"id": site_id, "uid": uid, "accountUid": _ACCOUNT_UID, "name": c.rmm_site_name, "description": "",
                 "notes": "", "onDemand": False, "splashtopAutoInstall": False, "proxySettings": None,
                 "devicesStatus": {"numberOfDevices": 0, "numberOfOnlineDevices": 0, "numberOfOfflineDevices": 0},
                 "autotaskCompanyName": company.name if linked else None,
@@ -133,9 +141,9 @@ def build_datto(rng: random.Random, tenant: Tenant, psa: Psa) -> tuple[dict, dic
                            "totalPhysicalMemory": 17179869184 if d.kind != "server" else 68719476736,
                            "username": user, "dotNetVersion": "4.8", "totalCpuCores": 16 if d.kind == "server" else 8},
             "nics": nics,
-            "bios": {"instance": "", "releaseDate": iso_s(d.first_seen - 200 * DAY), "serialNumber": d.serial,
-                     "smBiosVersion": "3.3"},
-            "baseBoard": {"manufacturer": d.manufacturer, "product": d.model, "serialNumber": d.serial},
+            "bios": {"instance": "", "releaseDate": iso_s(d.first_seen - 200 * DAY),
+                     "serialNumber": d.rmm_serial or d.serial, "smBiosVersion": "3.3"},
+            "baseBoard": {"manufacturer": d.manufacturer, "product": d.model, "serialNumber": d.rmm_serial or d.serial},
         }
     return {"sites": sites, "devices": devices, "audits": audits, "network_interfaces": interfaces}, site_of
 
@@ -150,7 +158,8 @@ def build_ninja(rng: random.Random, tenant: Tenant) -> tuple[dict, dict[int, int
             continue
         org_id += 1
         org_of[c.idx] = org_id
-        organizations.append({"id": org_id, "name": site_name(rng, c), "description": "",
+        c.ninja_name = site_name(rng, c, tenant.variation)
+        organizations.append({"id": org_id, "name": c.ninja_name, "description": "",
                               "nodeApprovalMode": "AUTOMATIC", "userData": {}, "tags": [], "fields": {}})
     devices: list[dict] = []
     systems: list[dict] = []
@@ -174,7 +183,8 @@ def build_ninja(rng: random.Random, tenant: Tenant) -> tuple[dict, dict[int, int
         })
         systems.append({
             "deviceId": d.ninja_id, "timestamp": seen - 10.0, "name": d.rmm_hostname,
-            "manufacturer": d.manufacturer, "model": d.model, "biosSerialNumber": d.serial, "serialNumber": d.serial,
+            "manufacturer": d.manufacturer, "model": d.model, "biosSerialNumber": d.rmm_serial or d.serial,
+            "serialNumber": d.rmm_serial or d.serial,
             "domain": d.client.ad_domain,
             "domainRole": "PrimaryDomainController" if "DC0" in d.hostname else
             ("MemberServer" if d.kind == "server" else "MemberWorkstation"),

@@ -1,21 +1,22 @@
 """The sandbox tenant over real HTTP: every vendor protocol under its own path prefix on one 127.0.0.1 port.
 
-    http://127.0.0.1:PORT/itglue        IT Glue            (ITGLUE_API_URL)
-    http://127.0.0.1:PORT/connectwise   ConnectWise PSA    (CONNECTWISE_URL)
-    http://127.0.0.1:PORT/autotask      Autotask           (AUTOTASK_URL, the zone-discovery host)
-    http://127.0.0.1:PORT/datto         Datto RMM          (DATTO_RMM_URL)
-    http://127.0.0.1:PORT/ninjaone      NinjaOne           (NINJAONE_URL)
+    http://127.0.0.1:PORT/<mount>       one system's wire protocol, e.g. /itglue (ITGLUE_API_URL), /datto (DATTO_RMM_URL)
     http://127.0.0.1:PORT/_sandbox/...  the sandbox's own control endpoints (write log, faults)
 
-Each protocol module in `pipelines.sandbox.api` exposes `routes(sandbox) -> list[BaseRoute]`; this module mounts
-them and adds what they share: the injected faults and the write log.
+Each module of `pipelines.sandbox.api` that defines `routes(sandbox) -> list[BaseRoute]` serves one system and
+declares it beside its routes: `SYSTEM` (the registry's source name), `MOUNT` (its path prefix), `URL_ENV` (the
+variable pointing msp-recon at it) and `CREDENTIALS` (the built-in tenant's). This module finds them, mounts them and
+adds what they share: the injected faults and the write log. Adding a system's server is its module, nothing here.
 """
 
 import asyncio
 import importlib
+import pkgutil
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cache
+from types import ModuleType
 from typing import Any
 
 import uvicorn
@@ -25,58 +26,34 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pipelines.sandbox import api
 from pipelines.sandbox.world import World, build_world
 
-# Protocol modules, by the path prefix they are served under.
-PROTOCOLS = {
-    "itglue": "pipelines.sandbox.api.itglue",
-    "connectwise": "pipelines.sandbox.api.connectwise",
-    "autotask": "pipelines.sandbox.api.autotask",
-    "datto": "pipelines.sandbox.api.datto_rmm",
-    "ninjaone": "pipelines.sandbox.api.ninjaone",
-}
 
-# The built-in tenant's credentials: what `env_for` hands to msp-recon. Any other value is rejected like a wrong key.
-CREDENTIALS = {
-    "ITGLUE_API_KEY": "sandbox-itglue-key",
-    "CONNECTWISE_COMPANY_ID": "sandboxmsp",
-    "CONNECTWISE_PUBLIC_KEY": "sandbox-public",
-    "CONNECTWISE_PRIVATE_KEY": "sandbox-private",
-    "CONNECTWISE_CLIENT_ID": "00000000-0000-0000-0000-000000000000",
-    "AUTOTASK_USERNAME": "api.user@sandbox.example",
-    "AUTOTASK_SECRET": "sandbox-secret",
-    "AUTOTASK_INTEGRATION_CODE": "SANDBOXTRACKINGID",
-    "DATTO_RMM_API_KEY": "sandbox-datto-key",
-    "DATTO_RMM_API_SECRET": "sandbox-datto-secret",
-    "NINJAONE_CLIENT_ID": "sandbox-ninja-client",
-    "NINJAONE_CLIENT_SECRET": "sandbox-ninja-secret",
-}
+@cache
+def protocols() -> dict[str, ModuleType]:
+    """source name -> the api module serving it, found by scanning `pipelines.sandbox.api`."""
+    found = {}
+    for info in pkgutil.iter_modules(api.__path__):
+        module = importlib.import_module(f"{api.__name__}.{info.name}")
+        if hasattr(module, "routes") and hasattr(module, "SYSTEM"):
+            found[module.SYSTEM] = module
+    return found
 
-URL_VARS = {
-    "ITGLUE_API_URL": "itglue",
-    "CONNECTWISE_URL": "connectwise",
-    "AUTOTASK_URL": "autotask",
-    "DATTO_RMM_URL": "datto",
-    "NINJAONE_URL": "ninjaone",
-}
 
-# Which sources the demo turns on: one PSA (the one IT Glue syncs with in the world) and both RMMs.
-SOURCE_VARS = {
-    "itglue": ("ITGLUE_API_URL", "ITGLUE_API_KEY"),
-    "connectwise": ("CONNECTWISE_URL", "CONNECTWISE_COMPANY_ID", "CONNECTWISE_PUBLIC_KEY",
-                    "CONNECTWISE_PRIVATE_KEY", "CONNECTWISE_CLIENT_ID"),
-    "autotask": ("AUTOTASK_URL", "AUTOTASK_USERNAME", "AUTOTASK_SECRET", "AUTOTASK_INTEGRATION_CODE"),
-    "datto_rmm": ("DATTO_RMM_URL", "DATTO_RMM_API_KEY", "DATTO_RMM_API_SECRET"),
-    "ninjaone": ("NINJAONE_URL", "NINJAONE_CLIENT_ID", "NINJAONE_CLIENT_SECRET"),
-}
+# The built-in tenant's credentials, every system's: what `env_for` hands to msp-recon (tests read them too).
+CREDENTIALS: dict[str, str] = {k: v for m in protocols().values() for k, v in m.CREDENTIALS.items()}
 
 
 def env_for(base_url: str, sources: tuple[str, ...] | None = None) -> dict[str, str]:
-    """Environment variables that point msp-recon's sources at a sandbox served at base_url."""
-    urls = {var: f"{base_url.rstrip('/')}/{prefix}" for var, prefix in URL_VARS.items()}
-    values = {**urls, **CREDENTIALS}
-    chosen = sources if sources is not None else tuple(SOURCE_VARS)
-    return {var: values[var] for source in chosen for var in SOURCE_VARS[source]}
+    """Environment variables that point msp-recon's sources at a sandbox served at base_url (all sources: None)."""
+    chosen = sources if sources is not None else tuple(protocols())
+    env: dict[str, str] = {}
+    for source in chosen:
+        module = protocols()[source]
+        env[module.URL_ENV] = f"{base_url.rstrip('/')}/{module.MOUNT}"
+        env.update(module.CREDENTIALS)
+    return env
 
 
 @dataclass
@@ -87,11 +64,13 @@ class Faults:
     """
 
     only: str = ""
+    only_containing: str = ""  # and whose path contains this (an entity behind a zone: "ConfigurationItemCategories")
     throttle_first: int = 0  # the first N matching requests get 429
     throttle_every: int = 0  # then every Nth matching request gets 429
     retry_after: str | None = "1"  # Retry-After on injected 429s; None sends none
-    fail_first: int = 0  # the first N matching requests get 503
+    fail_first: int = 0  # the first N matching requests get `fail_status`
     fail_every: int = 0
+    fail_status: int = 503  # 503, 500, or 403 (an API user without the permission)
     delay_seconds: float = 0.0  # added to every matching response
     hang_first: int = 0  # the first N matching requests sleep `hang_seconds` (client timeouts)
     hang_seconds: float = 0.0
@@ -135,8 +114,7 @@ class Sandbox:
         self.requests[key] = self.requests.get(key, 0) + 1
 
     def app(self) -> Starlette:
-        mounts = [Mount(f"/{prefix}", routes=importlib.import_module(module).routes(self))
-                  for prefix, module in PROTOCOLS.items()]
+        mounts = [Mount(f"/{module.MOUNT}", routes=module.routes(self)) for module in protocols().values()]
         control = Mount("/_sandbox", routes=[
             Route("/writes", self._writes_endpoint, methods=["GET"]),
             Route("/requests", self._requests_endpoint, methods=["GET"]),
@@ -172,7 +150,8 @@ class FaultInjector:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         f = self.faults
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith("/_sandbox") or (f.only and not path.startswith(f.only)):
+        if scope["type"] != "http" or path.startswith("/_sandbox") or (f.only and not path.startswith(f.only)) or (
+                f.only_containing and f.only_containing not in path):
             await self.app(scope, receive, send)
             return
         f.seen += 1
@@ -191,7 +170,8 @@ class FaultInjector:
         failing = (f.fail_first and n <= f.fail_first) or (
             f.fail_every and n > f.fail_first and (n - f.fail_first) % f.fail_every == 0)
         if failing:
-            await JSONResponse({"errors": [{"status": 503, "title": "Service Unavailable"}]}, 503)(
+            title = {403: "Forbidden", 500: "Internal Server Error"}.get(f.fail_status, "Service Unavailable")
+            await JSONResponse({"errors": [{"status": f.fail_status, "title": title}]}, f.fail_status)(
                 scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -234,7 +214,7 @@ def serve_in_thread(seed: int = 7, scale: int = 60, host: str = "127.0.0.1", por
     return RunningSandbox(Sandbox(world or build_world(seed=seed, scale=scale)), host, port)
 
 
-def serve_forever(seed: int, scale: int, host: str, port: int) -> None:
+def serve_forever(seed: int, scale: int, host: str, port: int, difficulty: str | float = "standard") -> None:
     """`msp-recon sandbox serve`: blocks until interrupted."""
-    sandbox = Sandbox(build_world(seed=seed, scale=scale))
+    sandbox = Sandbox(build_world(seed=seed, scale=scale, difficulty=difficulty))
     uvicorn.run(sandbox.asgi(), host=host, port=port, log_level="info", access_log=False, lifespan="off")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from pipelines.sandbox import hardware as hw
 from pipelines.sandbox import names
+from pipelines.sandbox.variation import JUNK_SERIALS, Variation, typo, variation_for
 
 # The tenant's timeline (epoch seconds, UTC). Fixed, so a seed always yields the same world.
 DAY = 86400
@@ -42,6 +43,7 @@ PERSON_RATES = {
     "psa_orphaned": 0.01, "psa_record_deleted": 0.008, "not_in_psa": 0.04, "namesake_pairs": 0.004,
 }
 RMM_SHARES = {"datto": 0.55, "both": 0.10, "ninja": 0.20}  # the rest: no RMM
+FORMER = ("psa_orphaned", "psa_record_deleted")
 
 
 @dataclass(slots=True, eq=False)
@@ -66,6 +68,19 @@ class Client:
     prefixed_infra: bool = False
     devices: list["Device"] = field(default_factory=list)
     people: list["Person"] = field(default_factory=list)
+    psa_name: str | None = None      # the name as the PSA holds it, where it has a typo
+    former_name: str | None = None   # a renamed client's old name (the RMM and hand-made copies still use it)
+    former_base: str | None = None
+    rmm_site_name: str | None = None  # what Datto RMM calls it (set by rmm_view)
+    ninja_name: str | None = None     # what NinjaOne calls it
+
+    @property
+    def old_name(self) -> str:
+        return self.former_name or self.name
+
+    @property
+    def old_base(self) -> str:
+        return self.former_base or self.base
 
     @property
     def entity_id(self) -> str:
@@ -110,6 +125,7 @@ class Device:
     datto_id: int | None = None  # filled by rmm_view.assign_rmm_ids, read by the PSA's RMM links
     datto_uid: str | None = None
     ninja_id: int | None = None
+    rmm_serial: str | None = None  # junk the agent reads from the BIOS, where the RMM reports one
 
     @property
     def entity_id(self) -> str:
@@ -154,6 +170,7 @@ class Tenant:
     franchise_groups: list[list[Client]]
     vm_pools: list[list[Device]]
     namesakes: list[tuple[Person, Person]]
+    variation: Variation = field(default_factory=lambda: variation_for(0, "standard"))
 
 
 class TenantRandom(random.Random):
@@ -177,13 +194,13 @@ def _slug(text: str) -> str:
 
 # ---------------------------------------------------------------------------------------------------------- clients
 
-def _client_names(rng: random.Random, count: int) -> list[tuple[str, str, str | None]]:
+def _client_names(rng: random.Random, count: int, v: Variation) -> list[tuple[str, str, str | None]]:
     """(full name, base name, franchise parent) for `count` clients; branch groups share a base and domain."""
     used: set[str] = set()
     out: list[tuple[str, str, str | None]] = []
     famous = list(names.FAMOUS_CLIENTS)
     rng.shuffle(famous)
-    n_groups = quota(CLIENT_RATES["franchise"], count) if count >= 6 else 0
+    n_groups = quota(v.rate("client.franchise", CLIENT_RATES["franchise"]), count) if count >= 6 else 0
     # "Acme Dental" is the classic franchise: it always heads the first branch group.
     group_bases: list[str] = ["Acme Dental"] if n_groups else []
     while len(out) < count:
@@ -193,7 +210,9 @@ def _client_names(rng: random.Random, count: int) -> list[tuple[str, str, str | 
                 continue
         else:
             style = rng.random()
-            if style < 0.45:
+            if v.chance("rich_name"):
+                base = _rich_name(v.rng)
+            elif style < 0.45:
                 base = f"{rng.choice(names.PLACE_WORDS)} {rng.choice(names.INDUSTRY_WORDS)}"
             elif style < 0.8:
                 base = f"{rng.choice(names.SURNAME_WORDS + names.LAST_NAMES)} {rng.choice(names.INDUSTRY_WORDS)}"
@@ -210,6 +229,8 @@ def _client_names(rng: random.Random, count: int) -> list[tuple[str, str, str | 
         if base in group_bases:
             continue
         suffix = rng.choice(names.LEGAL_SUFFIXES) if rng.random() < 0.45 else None
+        if suffix and v.on and v.rng.random() < 0.3:
+            suffix = v.rng.choice(names.MORE_LEGAL_SUFFIXES)
         out.append((f"{base}, {suffix}" if suffix and rng.random() < 0.4 else
                     f"{base} {suffix}" if suffix else base, base, None))
     # Branches replace the tail of the list, so the count stays exact.
@@ -221,18 +242,49 @@ def _client_names(rng: random.Random, count: int) -> list[tuple[str, str, str | 
     return out[: count - len(branches)] + branches
 
 
+def _rich_name(rng: random.Random) -> str:
+    """A name with the words people shorten or drop: 'The Harbor Group', 'Atlas Freight International'."""
+    place, industry = rng.choice(names.PLACE_WORDS), rng.choice(names.INDUSTRY_WORDS)
+    surname = rng.choice(names.SURNAME_WORDS + names.LAST_NAMES)
+    return rng.choice([f"The {place} {industry}", f"{place} {industry} Group", f"{place} {industry} International",
+                       f"{surname} & Sons {industry}", f"{surname} and {rng.choice(names.LAST_NAMES)} Associates",
+                       f"{place} {rng.choice(names.SERVICE_WORDS)} Services", f"{surname} Brothers {industry}",
+                       f"{place} {surname} Partners", f"The {surname} Company", f"{place} Management Group"])
+
+
+def _rename(rng: random.Random, c: "Client", taken: set[str]) -> None:
+    """The client took a new name; the PSA has it, the rest keeps the old one until someone notices."""
+    words = c.base.split()
+    for _ in range(20):
+        r = rng.random()
+        if r < 0.4:
+            new = f"{words[0]} {rng.choice(names.INDUSTRY_WORDS)}"
+        elif r < 0.7:
+            new = _rich_name(rng)
+        else:
+            new = f"{rng.choice(names.PLACE_WORDS)} {rng.choice(names.INDUSTRY_WORDS)}"
+        if new not in taken and new != c.base:
+            break
+    else:
+        return
+    taken.add(new)
+    c.former_name, c.former_base = c.name, c.base
+    suffix = c.name[len(c.base):]
+    c.base, c.name = new, new + (suffix if rng.random() < 0.6 else "")
+
+
 def _client_code(base: str) -> str:
     words = re.findall(r"[A-Za-z]+", base)
     code = words[0].upper() if len(words[0]) >= 4 else "".join(w[0] for w in words).upper()
     return code[:8]
 
 
-def build_clients(rng: random.Random, scale: int) -> list[Client]:
+def build_clients(rng: random.Random, scale: int, v: Variation) -> list[Client]:
     domains: dict[str, str] = {}
     taken_domains: set[str] = set()
     clients = [Client(0, names.MSP_NAME, names.MSP_NAME, "KRAKEN", names.MSP_DOMAIN, "kraken.local",
                       "5185550100", "Albany", "NY", "12207", "26 Tech Valley Dr", T_2016, "10.99.0")]
-    for idx, (full, base, parent) in enumerate(_client_names(rng, scale), start=1):
+    for idx, (full, base, parent) in enumerate(_client_names(rng, scale, v), start=1):
         if base not in domains:
             slug = _slug(base.replace("&", "and"))
             domain = slug[:20] + rng.choice(names.TLDS)
@@ -255,25 +307,38 @@ def build_clients(rng: random.Random, scale: int) -> list[Client]:
         r = rng.random()
         c.rmm = "datto" if r < RMM_SHARES["datto"] else "both" if r < RMM_SHARES["datto"] + RMM_SHARES["both"] \
             else "ninja" if r < RMM_SHARES["datto"] + RMM_SHARES["both"] + RMM_SHARES["ninja"] else None
+        # An MSP that runs one RMM has every managed client in it.
+        if c.rmm and v.rmm == "datto_rmm":
+            c.rmm = "datto"
+        elif c.rmm and v.rmm == "ninjaone":
+            c.rmm = "ninja"
+    if v.on:
+        taken = {c.base for c in clients}
+        for c in clients[1:]:
+            if c.branch_of is None and v.chance("renamed"):
+                _rename(v.rng, c, taken)
+            if v.chance("psa_name_typo"):
+                c.psa_name = typo(v.rng, c.name)
     return clients
 
 
-def _ensure_rmm_mix(rng: random.Random, clients: list[Client]) -> None:
-    """Even a tiny tenant has a Datto-only, a NinjaOne-only and a migrating (both) client."""
+def _ensure_rmm_mix(rng: random.Random, clients: list[Client], rmm: str) -> None:
+    """Even a tiny tenant has a Datto-only, a NinjaOne-only and a migrating (both) client (of the RMMs it runs)."""
     plain = [c for c in clients[1:] if c.role is None and c.branch_of is None]
-    for kind in ("datto", "ninja", "both"):
+    kinds = {"both": ("datto", "ninja", "both"), "datto_rmm": ("datto",), "ninjaone": ("ninja",)}[rmm]
+    for kind in kinds:
         if plain and not any(c.rmm == kind for c in clients[1:]):
             rng.choice(plain).rmm = kind
 
 
-def plan_client_roles(rng: random.Random, clients: list[Client]) -> None:
+def plan_client_roles(rng: random.Random, clients: list[Client], v: Variation) -> None:
     """Which clients carry a duplicate organization, and which are former clients whose PSA company is gone."""
     pool = [c for c in clients[1:] if c.branch_of is None]
     rng.shuffle(pool)
     total = len(clients) - 1
     for role in ("pre_sync_existing", "sync_method_change", "source_duplicate", "csv_double_import",
                  "psa_orphaned", "psa_record_deleted"):
-        for _ in range(quota(CLIENT_RATES[role], total)):
+        for _ in range(quota(v.rate(f"client.{role}", CLIENT_RATES[role]), total)):
             if not pool:
                 return
             c = pool.pop()
@@ -282,7 +347,7 @@ def plan_client_roles(rng: random.Random, clients: list[Client]) -> None:
                 c.onboarded = rng.randint(T_2016, PSA_SYNC_START - 90 * DAY)
             elif role == "sync_method_change":
                 c.onboarded = rng.randint(T_2016, RMM_SWITCH - 200 * DAY)
-                c.rmm = "datto"
+                c.rmm = "ninja" if v.rmm == "ninjaone" else "datto"
             elif role in ("psa_orphaned", "psa_record_deleted"):
                 c.rmm = None  # a former client: agents removed
                 c.psa_active = True
@@ -321,17 +386,18 @@ def _device_names(rng: random.Random, client: Client, n: int) -> list[tuple[str,
     return kinds
 
 
-def build_devices(rng: random.Random, clients: list[Client]) -> tuple[list[Device], list[list[Device]]]:
+def build_devices(rng: random.Random, clients: list[Client], v: Variation
+                  ) -> tuple[list[Device], list[list[Device]]]:
     devices: list[Device] = []
     pools: list[list[Device]] = []
     serials: set[str] = set()
     big_pool_clients = {c.idx for c in _pick(rng, [c for c in clients[1:] if c.role is None],
-                                             quota(0.005, len(clients) - 1))}
+                                             quota(v.rate("device.big_vm_pool", 0.005), len(clients) - 1))}
     for c in clients[1:]:
         former = c.role in ("psa_orphaned", "psa_record_deleted")
         n = rng.randint(3, 8) if former else rng.randint(8, 30)
         specs = _device_names(rng, c, n)
-        if not former and (c.idx in big_pool_clients or rng.random() < 0.08):
+        if not former and (c.idx in big_pool_clients or rng.random() < v.rate("device.vm_pool", 0.08)):
             # A VDI pool or a batch of servers cloned from one template: one BIOS serial for all.
             size = rng.randint(20, 40) if c.idx in big_pool_clients else rng.randint(2, 8)
             specs += [("server", f"{'VDI' if size > 10 else 'VM'}-{i:02d}" if not c.prefixed_infra
@@ -375,7 +441,8 @@ def build_devices(rng: random.Random, clients: list[Client]) -> tuple[list[Devic
     return devices, pools
 
 
-def plan_device_story(rng: random.Random, clients: list[Client], devices: list[Device]) -> list[Client]:
+def plan_device_story(rng: random.Random, clients: list[Client], devices: list[Device], v: Variation
+                      ) -> list[Client]:
     """RMM membership, duplicate causes, orphan reasons and the hard cases, device by device.
 
     Returns the clients whose CSV sheet was imported twice (their contacts were on it too)."""
@@ -399,7 +466,7 @@ def plan_device_story(rng: random.Random, clients: list[Client], devices: list[D
         elif c.role == "sync_method_change":
             # The RMM-created organization holds the RMM-direct copy of every device the agent saw back then.
             for d in c.devices:
-                if d.in_datto and not d.datto_deleted:
+                if (d.in_datto and not d.datto_deleted) or (v.rmm == "ninjaone" and d.in_ninja):
                     d.role, d.in_dup_org = "sync_method_change", True
                     d.first_seen = rng.randint(c.onboarded, RMM_SWITCH - 60 * DAY)
         elif c.role == "source_duplicate":
@@ -413,18 +480,26 @@ def plan_device_story(rng: random.Random, clients: list[Client], devices: list[D
     active = [d for d in devices if d.client.role not in ("psa_orphaned", "psa_record_deleted")]
     total = len(active)
 
-    # Clients with an organization-level story keep to it: their organizations' dates are that story's.
+    def rate(key: str) -> float:
+        return v.rate(f"device.{key}", DEVICE_RATES[key])
+
+    # Clients with an organization-level story keep to it in a tidy tenant; in a hard one a client may have several
+    # causes (its organization duplicated for one reason, some devices for others).
     def free(pred) -> list[Device]:
-        return [d for d in active if d.role is None and d.client.role is None and pred(d)]
+        return [d for d in active if d.role is None and (d.client.role is None or v.on) and pred(d)]
+
+    def direct_rmm(d: Device) -> bool:
+        return (d.in_datto and not d.datto_deleted) or (v.rmm == "ninjaone" and d.in_ninja)
 
     # Rarer, more constrained stories first, so their pools are not used up.
-    for d in _pick(rng, free(lambda d: d.in_datto and not d.datto_deleted and d.first_seen < RMM_SWITCH - 10 * DAY),
-                   quota(DEVICE_RATES["sync_method_change"], total)):
+    for d in _pick(rng, free(lambda d: direct_rmm(d) and d.first_seen < RMM_SWITCH - 10 * DAY),
+                   quota(rate("sync_method_change"), total)):
         d.role = "sync_method_change"
-    for d in _pick(rng, free(lambda d: d.computer and d.client.in_datto),
-                   quota(DEVICE_RATES["rmm_device_deleted"], total)):
+    for d in _pick(rng, free(lambda d: d.computer and (d.client.in_datto or v.rmm == "ninjaone" and d.client.in_ninja)),
+                   quota(rate("rmm_device_deleted"), total)):
         d.role, d.in_psa, d.in_ninja = "rmm_device_deleted", False, False
-        d.in_datto = d.datto_deleted = rng.random() < 0.6  # else the device is gone from Datto entirely
+        # Else the device is gone from Datto entirely (NinjaOne keeps no deleted devices).
+        d.in_datto = d.datto_deleted = rng.random() < 0.6 and d.client.in_datto
     # An import is one client's sheet: importing it twice duplicates several of that client's rows at once.
     csv_clients: list[Client] = []
     by_client: dict[int, list[Device]] = {}
@@ -433,7 +508,7 @@ def plan_device_story(rng: random.Random, clients: list[Client], devices: list[D
     sheets = list(by_client.values())
     rng.shuffle(sheets)
     sheets.sort(key=lambda rows: len(rows) < 2)  # stable: sheets with several rows first, in shuffled order
-    target, done = quota(DEVICE_RATES["csv_double_import"], total), 0
+    target, done = quota(rate("csv_double_import"), total), 0
     for rows in sheets:
         if done >= target:
             break
@@ -441,19 +516,20 @@ def plan_device_story(rng: random.Random, clients: list[Client], devices: list[D
             d.role, d.in_psa = "csv_double_import", False
             done += 1
         csv_clients.append(rows[0].client)
-    # Documented by hand before the first sync: only clients the MSP had by then.
-    for d in _pick(rng, free(lambda d: d.client.onboarded < PSA_SYNC_START - 60 * DAY),
-                   quota(DEVICE_RATES["pre_sync_existing"], total)):
+    # Documented by hand before the first sync: only clients the MSP had by then (and whose organization was too).
+    for d in _pick(rng, free(lambda d: d.client.onboarded < PSA_SYNC_START - 60 * DAY
+                             and d.client.role != "pre_sync_existing"),
+                   quota(rate("pre_sync_existing"), total)):
         d.role = "pre_sync_existing"
         d.first_seen = rng.randint(d.client.onboarded, PSA_SYNC_START - 30 * DAY)
-    for d in _pick(rng, free(lambda d: True), quota(DEVICE_RATES["source_duplicate"], total)):
+    for d in _pick(rng, free(lambda d: True), quota(rate("source_duplicate"), total)):
         d.role = "source_duplicate"
     for reason in ("psa_orphaned", "psa_record_deleted"):
-        for d in _pick(rng, free(lambda d: True), quota(DEVICE_RATES[reason], total)):
+        for d in _pick(rng, free(lambda d: True), quota(rate(reason), total)):
             # A retired device: its CI was deleted and its agent removed.
             d.role, d.in_psa, d.in_datto, d.in_ninja, d.datto_deleted = reason, False, False, False, False
     for d in active:
-        if d.role is None and rng.random() < DEVICE_RATES["not_in_psa"]:
+        if d.role is None and rng.random() < rate("not_in_psa"):
             d.in_psa = False
     for d in devices:
         d.psa_active = rng.random() > 0.05
@@ -462,16 +538,21 @@ def plan_device_story(rng: random.Random, clients: list[Client], devices: list[D
     # The PSA (and so IT Glue's synced copy) keeps the old name; the agent reports the new one.
     laptops = [d for d in active if d.kind == "laptop" and (d.in_datto or d.in_ninja) and not d.datto_deleted
                and d.in_psa and d.role in (None, "pre_sync_existing")]
-    for d in _pick(rng, laptops, quota(DEVICE_RATES["reimaged"] * 0.3, total)):
+    for d in _pick(rng, laptops, quota(rate("reimaged") * 0.3, total)):
         d.reimaged = True
         d.rmm_hostname = f"{d.client.code}-LT-{rng.randint(100, 999)}" if rng.random() < 0.5 else \
             "LAPTOP-" + "".join(rng.choices(hw.ALNUM, k=7))
     desktops = [d for d in active if d.kind in ("workstation", "laptop") and not d.placeholder]
-    for d in _pick(rng, desktops, quota(DEVICE_RATES["placeholder_serial"], total)):
+    for d in _pick(rng, desktops, quota(rate("placeholder_serial"), total)):
         d.serial, d.placeholder = rng.choice(hw.PLACEHOLDER_SERIALS), True
-    for d in _pick(rng, [d for d in desktops if not d.placeholder], quota(DEVICE_RATES["vpn_mac"], total)):
+    for d in _pick(rng, [d for d in desktops if not d.placeholder], quota(rate("vpn_mac"), total)):
         # The RMM and the tools that read it report the VPN adapter first; the real NIC comes second.
         d.mac, d.vpn_mac = hw.SHARED_VIRTUAL_MACS[d.n % len(hw.SHARED_VIRTUAL_MACS)].replace(":", ""), True
+    if v.on:
+        for d in devices:
+            if d.computer and (d.in_datto or d.in_ninja) and not d.placeholder and d.vm_pool is None \
+                    and v.chance("rmm_serial_junk"):
+                d.rmm_serial = v.rng.choice(JUNK_SERIALS)
     return csv_clients
 
 
@@ -503,11 +584,11 @@ def _email(p: Person, pattern: int, domain: str) -> str:
     return f"{local}@{domain}"
 
 
-def plant_namesakes(rng: random.Random, clients: list[Client]) -> list[tuple[Person, Person]]:
+def plant_namesakes(rng: random.Random, clients: list[Client], v: Variation) -> list[tuple[Person, Person]]:
     """Two different people with one common full name at two different clients."""
     pairs: list[tuple[Person, Person]] = []
     eligible = [c for c in clients[1:] if c.role is None and len(c.people) >= 2]
-    for _ in range(max(2, round(PERSON_RATES["namesake_pairs"] * (len(clients) - 1)))):
+    for _ in range(max(2, round(v.rate("person.namesake_pairs", PERSON_RATES["namesake_pairs"]) * (len(clients) - 1)))):
         if len(eligible) < 2:
             break
         a, b = rng.sample(eligible, 2)
@@ -525,7 +606,7 @@ def plant_namesakes(rng: random.Random, clients: list[Client]) -> list[tuple[Per
 
 
 def plan_person_story(rng: random.Random, clients: list[Client], people: list[Person],
-                      protected: set[int], csv_clients: list[Client]) -> None:
+                      protected: set[int], csv_clients: list[Client], v: Variation) -> None:
     for c in clients[1:]:
         if c.role in ("psa_orphaned", "psa_record_deleted"):
             for p in c.people:
@@ -542,38 +623,41 @@ def plan_person_story(rng: random.Random, clients: list[Client], people: list[Pe
 
     def free(role: str) -> list[Person]:
         any_client = role != "pre_sync_existing"
-        return [p for p in active if p.role is None and p.n not in protected and p.client.role is None
-                and (any_client or p.client.onboarded < PSA_SYNC_START - 60 * DAY)]
+        return [p for p in active if p.role is None and p.n not in protected and (p.client.role is None or v.on)
+                and (any_client or (p.client.onboarded < PSA_SYNC_START - 60 * DAY
+                                    and p.client.role != "pre_sync_existing"))]
 
     sheet_rows = [p for c in csv_clients for p in c.people if p.role is None and p.n not in protected]
     for role in ("pre_sync_existing", "csv_double_import", "source_duplicate", "psa_orphaned", "psa_record_deleted"):
         # Contacts imported twice come from the sheets whose devices were imported twice.
         pool = sheet_rows if role == "csv_double_import" and sheet_rows else free(role)
-        for p in _pick(rng, pool, quota(PERSON_RATES[role], total)):
+        for p in _pick(rng, pool, quota(v.rate(f"person.{role}", PERSON_RATES[role]), total)):
             p.role = role
             if role not in ("source_duplicate", "pre_sync_existing"):
                 p.in_psa = False
             if role == "pre_sync_existing":
                 p.created = rng.randint(p.client.onboarded, PSA_SYNC_START - 30 * DAY)
     for p in active:
-        if p.role is None and p.n not in protected and rng.random() < PERSON_RATES["not_in_psa"]:
+        if p.role is None and p.n not in protected and rng.random() < v.rate("person.not_in_psa",
+                                                                              PERSON_RATES["not_in_psa"]):
             p.in_psa = False
     for p in people:
         p.psa_active = rng.random() > 0.04
 
 
-def build_tenant(rng: random.Random, scale: int) -> Tenant:
+def build_tenant(rng: random.Random, scale: int, v: Variation | None = None) -> Tenant:
     """The real clients, devices and people of an MSP with `scale` clients, and their story."""
-    clients = build_clients(rng, scale)
-    plan_client_roles(rng, clients)
-    _ensure_rmm_mix(rng, clients)
-    devices, pools = build_devices(rng, clients)
-    csv_clients = plan_device_story(rng, clients, devices)
+    v = v or variation_for(0, "standard")
+    clients = build_clients(rng, scale, v)
+    plan_client_roles(rng, clients, v)
+    _ensure_rmm_mix(rng, clients, v.rmm)
+    devices, pools = build_devices(rng, clients, v)
+    csv_clients = plan_device_story(rng, clients, devices, v)
     people = build_people(rng, clients)
-    namesakes = plant_namesakes(rng, clients)
-    plan_person_story(rng, clients, people, {p.n for pair in namesakes for p in pair}, csv_clients)
+    namesakes = plant_namesakes(rng, clients, v)
+    plan_person_story(rng, clients, people, {p.n for pair in namesakes for p in pair}, csv_clients, v)
     groups: dict[str, list[Client]] = {}
     for c in clients[1:]:
         if c.branch_of:
             groups.setdefault(c.branch_of, []).append(c)
-    return Tenant(clients, devices, people, [g for g in groups.values() if len(g) >= 2], pools, namesakes)
+    return Tenant(clients, devices, people, [g for g in groups.values() if len(g) >= 2], pools, namesakes, v)

@@ -21,9 +21,12 @@ from pipelines.sources.base import (
     Record,
     Resource,
     Source,
+    optional_lookup,
     parse_timestamp,
     utc_now,
+    with_warnings,
 )
+from pipelines.sources.base import text as _text
 from pipelines.sources.http import (
     ApiClient,
     AuthError,
@@ -52,10 +55,6 @@ def _get(record: Record, name: str) -> Any:
         return record[name]
     lowered = name.lower()
     return next((v for k, v in record.items() if k.lower() == lowered), None)
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 def _flag(value: Any) -> bool | None:
@@ -261,9 +260,11 @@ async def extract_autotask(url: str, username: str, secret: str, integration_cod
                     f"autotask: {before['used']} of the hourly {before['threshold']} API requests on {api.host} are "
                     f"already used by the MSP's integrations; msp-recon leaves the last {reserve} to them. "
                     "Run again later in the hour")
+            warnings: list[str] = []
             *fetched, categories = await asyncio.gather(
                 *(fetch_all(api, zone, entity, page_size) for entity in ENTITIES.values()),
-                fetch_all(api, zone, CATEGORIES, page_size))
+                optional_lookup(fetch_all(api, zone, CATEGORIES, page_size),
+                                f"{CATEGORIES} (configuration item category names)", warnings))
             after = await read_threshold(api)
             own = api.stats.requests + discovery.stats.requests
         frames = {res.table: res.to_frame(records, started) for res, records in zip(ENTITIES, fetched, strict=True)}
@@ -275,13 +276,13 @@ async def extract_autotask(url: str, username: str, secret: str, integration_cod
             "budget_used_by_run": api.stats.requests,
             **{f"rows_{res.name}": len(records) for res, records in zip(ENTITIES, fetched, strict=True)},
         }
-        return Extraction("autotask", frames, stats)
+        return Extraction("autotask", frames, with_warnings(stats, warnings))
 
 
 async def _extract_from_env(config: Mapping[str, str], previous: PreviousTables) -> Extraction:
     return await extract_autotask(
         config.get("AUTOTASK_URL") or DEFAULT_URL, config["AUTOTASK_USERNAME"], config["AUTOTASK_SECRET"],
-        config["AUTOTASK_INTEGRATION_CODE"],
+        config["AUTOTASK_INTEGRATION_CODE"], budget=SOURCE.budget(config),
     )
 
 
@@ -293,4 +294,9 @@ SOURCE = Source(
     resources=(COMPANIES, CONFIGURATION_ITEMS, CONTACTS),
     extract=_extract_from_env,
     description="Autotask PSA (REST API v1.0)",
+    title="Autotask",
+    secrets=("AUTOTASK_SECRET", "AUTOTASK_INTEGRATION_CODE"),
+    default_budget=DEFAULT_BUDGET,
+    staged=("organizations", "configurations", "contacts"),
+    itglue_integration_type="autotask",
 )

@@ -1,7 +1,9 @@
 """What every source module provides, and how pages of wire records become typed frames.
 
-A source is data, not a branch: a module defines its `Resource`s (one raw table each) and one `Source`,
-and `pipelines.sources.SOURCES` lists it. Nothing else needs to change to add a system.
+A source is data, not a branch: a module in `pipelines/sources/` defines its `Resource`s (one raw table each) and
+one `Source` named `SOURCE`, which declares everything else about the system (kind, env vars, rate-limit variable,
+staged entities, IT Glue integration type, certain links). `pipelines.sources` finds it by scanning the package;
+every list of systems (linkage roles, CLI choices, the demo, docs tables, `about.systems`) derives from there.
 """
 
 from collections.abc import Awaitable, Callable, Mapping
@@ -12,7 +14,18 @@ from typing import Any
 import orjson
 import polars as pl
 
+from pipelines.sources.http import RateBudget, SourceError
+
 Record = dict[str, Any]
+
+KINDS = ("documentation", "psa", "rmm")
+# entity type -> its staging table (and IT Glue resource): the one map of the three entities.
+ENTITY_TABLES = {"organization": "organizations", "configuration": "configurations", "contact": "contacts"}
+
+
+def text(value: Any) -> str | None:
+    """A wire value as text; None and "" (vendors send both for "no value") are None."""
+    return None if value is None or value == "" else str(value)
 
 
 @dataclass(frozen=True, eq=False)  # identity hash: a Resource can key a dict
@@ -51,25 +64,96 @@ class Extraction:
     stats: dict[str, Any]
 
 
+async def optional_lookup(fetch: Awaitable[list[Record]], what: str, warnings: list[str]) -> list[Record]:
+    """A lookup the records do not need (a picklist, categories, an enrichment): when it fails (a permission the API
+    user lacks, a server error that outlasted the retries), its fields stay empty and one line is added to
+    `warnings`, which the source puts in the run's metadata (`Extraction.stats["warnings"]`). Only the records
+    themselves are required; their failure still fails the source."""
+    try:
+        return await fetch
+    except SourceError as exc:
+        warnings.append(f"{what} could not be read, so its fields are empty: {exc}")
+        return []
+
+
+def with_warnings(stats: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """Stats with the run's warnings as one metadata line (absent when there are none)."""
+    return {**stats, "warnings": " | ".join(warnings)} if warnings else stats
+
+
 # previous(table) -> the table as it stands in the warehouse, or None; lets a source extract incrementally.
 PreviousTables = Callable[[str], pl.DataFrame | None]
 
 
 @dataclass(frozen=True)
-class Source:
-    """A system msp-recon reads: its name (contract `source` value), env vars and resources.
+class RateLimit:
+    """The variable a user sets to lower (or raise) the request budget: requests per `window_seconds`."""
 
-    `required_env` must all be set for the source to be on; `optional_env` have defaults (usually the URL).
-    `extract(config, previous)` returns an Extraction; `config` maps env var names to values.
+    env: str
+    window_seconds: float
+    unit: str  # how the README and errors name the window: "5 minutes", "minute", ...
+
+    def budget(self, value: str, default: RateBudget) -> RateBudget:
+        try:
+            limit = int(value)
+        except ValueError:
+            limit = 0
+        if limit < 1:
+            raise ValueError(f"{self.env} must be a whole number of requests per {self.unit}, not {value!r}")
+        return RateBudget.within(limit, self.window_seconds, default.concurrency)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A system msp-recon reads, declared once: everything that lists systems derives from these fields.
+
+    `required_env` must all be set for the source to be on; `optional_env` have defaults (usually the URL);
+    `secrets` are the variables that are credentials (never printed, never copied). `rate_limit` names the variable
+    that sets the budget and its unit; `default_budget` applies when it is unset. `staged` are the staging tables it
+    has a SELECT for (`sql/staging/<name>/<table>.sql`). `itglue_integration_type` is IT Glue's
+    `psa_integration_type`/`rmm_integration_type` value for it (None: IT Glue has no native integration).
+    `psa_link_target` is the PSA whose company ids its organizations carry (a certain link: Datto RMM's
+    `autotaskCompanyId`). `extract(config, previous)` returns an Extraction; `config` maps env var names to values.
     """
 
     name: str
-    kind: str  # "documentation", "psa" or "rmm"
+    kind: str  # one of KINDS
     required_env: tuple[str, ...]
     optional_env: Mapping[str, str]
     resources: tuple[Resource, ...]
     extract: Callable[[Mapping[str, str], PreviousTables], Awaitable[Extraction]]
     description: str = ""
+    title: str = ""  # the vendor's product name, for people ("Datto RMM")
+    secrets: tuple[str, ...] = ()
+    rate_limit: RateLimit | None = None
+    default_budget: RateBudget | None = None
+    staged: tuple[str, ...] = ()
+    itglue_integration_type: str | None = None
+    psa_link_target: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"source {self.name}: kind must be one of {KINDS}, not {self.kind!r}")
+        unknown = set(self.staged) - set(ENTITY_TABLES.values())
+        if unknown:
+            raise ValueError(f"source {self.name}: staged tables {sorted(unknown)} are not staging tables")
+        env = self.env
+        for var in (*self.secrets, *((self.rate_limit.env,) if self.rate_limit else ())):
+            if var not in env:
+                raise ValueError(f"source {self.name}: {var} is not one of its env vars")
+
+    @property
+    def env(self) -> tuple[str, ...]:
+        """Every variable of the source, required first."""
+        return (*self.required_env, *self.optional_env)
+
+    def budget(self, config: Mapping[str, str]) -> RateBudget:
+        """The budget for one run: the rate-limit variable when set, else the vendor's published limit."""
+        if self.default_budget is None:
+            raise ValueError(f"source {self.name} declares no default budget")
+        if self.rate_limit and config.get(self.rate_limit.env):
+            return self.rate_limit.budget(config[self.rate_limit.env], self.default_budget)
+        return self.default_budget
 
     def config_from(self, env: Mapping[str, str]) -> dict[str, str] | None:
         """The source's settings from env, or None when the source is off (a required var is unset or empty)."""

@@ -249,4 +249,9 @@ SOURCE = Source(
     resources=(COMPANIES, CONFIGURATIONS, CONTACTS),
     extract=_extract_from_env,
     description="ConnectWise Manage PSA (REST API 3.0)",
+    title="ConnectWise PSA",
+    secrets=("CONNECTWISE_PRIVATE_KEY",),
+    default_budget=DEFAULT_BUDGET,
+    staged=("organizations", "configurations", "contacts"),
+    itglue_integration_type="manage",
 )

@@ -24,16 +24,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import polars as pl
 
-from pipelines.settings import rate_limit
 from pipelines.sources.base import (
     Extraction,
     PreviousTables,
+    RateLimit,
     Record,
     Resource,
     Source,
     parse_timestamp,
     utc_now,
 )
+from pipelines.sources.base import text as _text
 from pipelines.sources.http import RateBudget, RetryPolicy
 from pipelines.sources.oauth import TokenApiClient, request_token
 
@@ -53,10 +54,6 @@ DEFAULT_BUDGET = RateBudget.within(600, 60, concurrency=10)
 # A 429 means another integration of the account used the minute up (Datto sends no Retry-After): back off for
 # seconds, not milliseconds, and keep trying for longer than the 60 s window takes to drain.
 DEFAULT_RETRY = RetryPolicy(max_attempts=12, throttled_floor=5.0)
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 def _macs(nics: Any) -> list[str]:
@@ -335,12 +332,9 @@ async def extract_datto_rmm(url: str, api_key: str, api_secret: str, previous: P
 
 
 async def extract(config: Mapping[str, str], previous: PreviousTables) -> Extraction:
-    budget = DEFAULT_BUDGET
-    if limit := rate_limit(config, "DATTO_RMM_RATE_LIMIT"):
-        # The account's 600 reads per minute are shared with the MSP's other integrations: a lower share may be set.
-        budget = RateBudget.within(limit, 60, DEFAULT_BUDGET.concurrency)
+    # The account's 600 reads per minute are shared with the MSP's other integrations: a lower share may be set.
     return await extract_datto_rmm(config["DATTO_RMM_URL"], config["DATTO_RMM_API_KEY"],
-                                   config["DATTO_RMM_API_SECRET"], previous, budget=budget)
+                                   config["DATTO_RMM_API_SECRET"], previous, budget=SOURCE.budget(config))
 
 
 SOURCE = Source(
@@ -351,4 +345,11 @@ SOURCE = Source(
     resources=(SITES, DEVICES, DEVICE_AUDITS),
     extract=extract,
     description="Datto RMM sites, devices and device audits (serials, MACs); audits fetched incrementally",
+    title="Datto RMM",
+    secrets=("DATTO_RMM_API_SECRET",),
+    rate_limit=RateLimit("DATTO_RMM_RATE_LIMIT", 60, "minute"),
+    default_budget=DEFAULT_BUDGET,
+    staged=("organizations", "configurations"),
+    itglue_integration_type="aem",
+    psa_link_target="autotask",
 )

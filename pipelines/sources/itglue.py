@@ -12,16 +12,17 @@ from typing import Any
 import httpx
 import polars as pl
 
-from pipelines.settings import rate_limit
 from pipelines.sources.base import (
     Extraction,
     PreviousTables,
+    RateLimit,
     Record,
     Resource,
     Source,
     parse_timestamp,
     utc_now,
 )
+from pipelines.sources.base import text as _text
 from pipelines.sources.http import ApiClient, MalformedResponse, RateBudget, RetryPolicy
 
 DEFAULT_URL = "https://api.itglue.com"
@@ -31,10 +32,6 @@ MIN_PAGE_SIZE = 25
 # without making the API queue our requests.
 DEFAULT_BUDGET = RateBudget.within(3000, 300, concurrency=8)
 TOO_LONG = "took too long"
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _flatten_organization(r: Record) -> Record:
@@ -228,14 +225,8 @@ async def extract_itglue(url: str, api_key: str, *, budget: RateBudget = DEFAULT
         return Extraction("itglue", frames, api.stats.as_metadata())
 
 
-def budget_from(config: Mapping[str, str]) -> RateBudget:
-    """ITGLUE_RATE_LIMIT (requests per rolling 5 minutes) as a budget; extraction and cleanup both use it."""
-    limit = rate_limit(config, "ITGLUE_RATE_LIMIT")
-    return DEFAULT_BUDGET if limit is None else RateBudget.within(limit, 300, DEFAULT_BUDGET.concurrency)
-
-
 async def _extract_from_env(config: Mapping[str, str], previous: PreviousTables) -> Extraction:
-    return await extract_itglue(config["ITGLUE_API_URL"], config["ITGLUE_API_KEY"], budget=budget_from(config))
+    return await extract_itglue(config["ITGLUE_API_URL"], config["ITGLUE_API_KEY"], budget=SOURCE.budget(config))
 
 
 SOURCE = Source(
@@ -246,4 +237,9 @@ SOURCE = Source(
     resources=(ORGANIZATIONS, CONFIGURATIONS, CONTACTS),
     extract=_extract_from_env,
     description="IT Glue documentation platform (JSON:API)",
+    title="IT Glue",
+    secrets=("ITGLUE_API_KEY",),
+    rate_limit=RateLimit("ITGLUE_RATE_LIMIT", 300, "5 minutes"),
+    default_budget=DEFAULT_BUDGET,
+    staged=("organizations", "configurations", "contacts"),
 )

@@ -14,15 +14,17 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.settings import rate_limit
 from pipelines.sources.base import (
     Extraction,
     PreviousTables,
+    RateLimit,
     Record,
     Resource,
     Source,
+    optional_lookup,
     parse_timestamp,
     utc_now,
+    with_warnings,
 )
 from pipelines.sources.http import RateBudget, RetryPolicy
 from pipelines.sources.oauth import TokenApiClient, request_token
@@ -158,13 +160,16 @@ async def extract_ninjaone(url: str, client_id: str, client_secret: str, *, budg
     async with NinjaClient(url, client_id, client_secret, budget=budget, retry=retry,
                            page_size=page_size) as ninja:
         await ninja.token.ensure()
+        warnings: list[str] = []
         organizations, devices, systems = await asyncio.gather(
             ninja.after_pages("/v2/organizations"),
             ninja.after_pages("/v2/devices-detailed"),
-            ninja.cursor_pages("/v2/queries/computer-systems"),
+            # serials enrich the devices; a device list without them still links by name, MAC and IP
+            optional_lookup(ninja.cursor_pages("/v2/queries/computer-systems"),
+                            "/v2/queries/computer-systems (serial numbers)", warnings),
         )
-        stats = {**ninja.request_stats(), "requests_by_endpoint": dict(sorted(ninja.by_endpoint.items())),
-                 "tokens_issued": ninja.token.issued}
+        stats = with_warnings({**ninja.request_stats(), "requests_by_endpoint": dict(sorted(ninja.by_endpoint.items())),
+                               "tokens_issued": ninja.token.issued}, warnings)
     return Extraction(
         source=SOURCE_NAME,
         frames={
@@ -177,13 +182,8 @@ async def extract_ninjaone(url: str, client_id: str, client_secret: str, *, budg
 
 
 async def extract(config: Mapping[str, str], previous: PreviousTables) -> Extraction:
-    budget = DEFAULT_BUDGET
-    if limit := rate_limit(config, "NINJAONE_RATE_LIMIT"):
-        per_second = limit / 60
-        budget = RateBudget(requests=max(1, int(per_second)), per_seconds=max(1, int(per_second)) / per_second,
-                            concurrency=DEFAULT_BUDGET.concurrency)
     return await extract_ninjaone(config["NINJAONE_URL"], config["NINJAONE_CLIENT_ID"],
-                                  config["NINJAONE_CLIENT_SECRET"], budget=budget)
+                                  config["NINJAONE_CLIENT_SECRET"], budget=SOURCE.budget(config))
 
 
 SOURCE = Source(
@@ -194,4 +194,10 @@ SOURCE = Source(
     resources=(ORGANIZATIONS, DEVICES, COMPUTER_SYSTEMS),
     extract=extract,
     description="NinjaOne organizations, devices and computer systems (serials)",
+    title="NinjaOne",
+    secrets=("NINJAONE_CLIENT_SECRET",),
+    rate_limit=RateLimit("NINJAONE_RATE_LIMIT", 60, "minute"),
+    default_budget=DEFAULT_BUDGET,
+    staged=("organizations", "configurations"),
+    itglue_integration_type="ninja-rmm",
 )

@@ -2,7 +2,7 @@
 -- IT Glue record (marts.entity_clusters), i.e. nothing in IT Glue documents them. Usually a sync that was never
 -- set up for that type or company, or an item created after the last sync. Inactive PSA items are listed last.
 --   duckdb -readonly data/published.duckdb < sql/queries/psa_records_missing_from_itglue.sql
-WITH psa(source) AS (VALUES ('connectwise'), ('autotask')),  -- the contract's PSA sources
+WITH psa AS (SELECT source FROM about.systems WHERE kind = 'psa'),  -- the registry's PSAs
 documented AS (
     SELECT DISTINCT entity_type, cluster_id FROM marts.entity_clusters WHERE source = 'itglue'
 ), missing AS (

@@ -38,7 +38,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pipelines.sandbox.server import CREDENTIALS
+# Where the sandbox serves this system, and the built-in tenant's credentials for it (any other value is
+# rejected like a wrong key): the server mounts and `env_for` hands these out, nothing lists them elsewhere.
+SYSTEM = "autotask"
+MOUNT = "autotask"
+URL_ENV = "AUTOTASK_URL"
+CREDENTIALS = {
+    "AUTOTASK_USERNAME": "api.user@sandbox.example",
+    "AUTOTASK_SECRET": "sandbox-secret",
+    "AUTOTASK_INTEGRATION_CODE": "SANDBOXTRACKINGID",
+}
 
 ENTITIES = {"companies": "companies", "configurationitems": "configuration_items", "contacts": "contacts",
             "configurationitemcategories": "configuration_item_categories"}

@@ -27,7 +27,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pipelines.sandbox.server import CREDENTIALS
+# Where the sandbox serves this system, and the built-in tenant's credentials for it (any other value is
+# rejected like a wrong key): the server mounts and `env_for` hands these out, nothing lists them elsewhere.
+SYSTEM = "connectwise"
+MOUNT = "connectwise"
+URL_ENV = "CONNECTWISE_URL"
+CREDENTIALS = {
+    "CONNECTWISE_COMPANY_ID": "sandboxmsp",
+    "CONNECTWISE_PUBLIC_KEY": "sandbox-public",
+    "CONNECTWISE_PRIVATE_KEY": "sandbox-private",
+    "CONNECTWISE_CLIENT_ID": "00000000-0000-0000-0000-000000000000",
+}
 
 CODEBASE = "v2024_1/"
 RESOURCES = ("companies", "configurations", "contacts")

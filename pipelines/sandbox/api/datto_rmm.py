@@ -36,7 +36,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pipelines.sandbox.api.rolling_window import RollingWindow, read_form
-from pipelines.sandbox.server import CREDENTIALS
+
+# Where the sandbox serves this system, and the built-in tenant's credentials for it (any other value is
+# rejected like a wrong key): the server mounts and `env_for` hands these out, nothing lists them elsewhere.
+SYSTEM = "datto_rmm"
+MOUNT = "datto"
+URL_ENV = "DATTO_RMM_URL"
+CREDENTIALS = {
+    "DATTO_RMM_API_KEY": "sandbox-datto-key",
+    "DATTO_RMM_API_SECRET": "sandbox-datto-secret",
+}
 
 MAX_PAGE_SIZE = 250
 PUBLIC_CLIENT = "Basic " + base64.b64encode(b"public-client:public").decode()

@@ -7,7 +7,9 @@ What a client sees, per shared/docs/api-facts.md and the fixtures in shared/refe
   or less than that is a 400), `sort` (`id`, `name`, `-updated_at`, or any attribute, `-` for descending; ties by id),
   exact filters `filter[id]` (comma list), `filter[name]`, `filter[archived]`, `filter[organization_id]`,
   `filter[psa_integration_type]` and the other documented equality filters; `filter[updated_at]=start,end` on
-  organizations. `include=rmm_records` on configurations adds `relationships["rmm-records"]` and `included`.
+  organizations. `include=rmm_records` on configurations adds `relationships["rmm-records"]` and `included`;
+  `include=passwords,attachments` on configurations and contacts adds those relationships and objects (as IT Glue's
+  index endpoints do; `related_items` is a 400 there: IT Glue includes it only on the single-record endpoint).
   The body is `{data, meta, links}` as in the fixtures; links are absolute, built from the request's own URL.
   `meta.filters` echoes the filters applied (`{}` without any). An empty result has `total-pages` 0.
 - `GET /<resource>/{id}`: one record, 404 when gone. Configurations and contacts accept
@@ -49,7 +51,7 @@ starts (replacing or resizing a resource list is noticed).
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -57,7 +59,18 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from pipelines.sandbox.api.rolling_window import RollingWindow
-from pipelines.sandbox.server import CREDENTIALS, Sandbox
+
+if TYPE_CHECKING:
+    from pipelines.sandbox.server import Sandbox
+
+# Where the sandbox serves this system, and the built-in tenant's credentials for it (any other value is
+# rejected like a wrong key): the server mounts and `env_for` hands these out, nothing lists them elsewhere.
+SYSTEM = "itglue"
+MOUNT = "itglue"
+URL_ENV = "ITGLUE_API_URL"
+CREDENTIALS = {
+    "ITGLUE_API_KEY": "sandbox-itglue-key",
+}
 
 JSONAPI = "application/vnd.api+json"
 RESOURCES = ("organizations", "configurations", "contacts")
@@ -91,6 +104,8 @@ COMPUTED_ATTRIBUTES = {"id", "created-at", "updated-at", "resource-url", "organi
                        "organization-short-name", "configuration-type-name", "configuration-type-kind",
                        "configuration-status-name", "my-glue"}
 RELATED_KINDS = {"passwords": "passwords", "attachments": "attachments", "related_items": "related-items"}
+# IT Glue's list endpoints include passwords and attachments; related items only on the single-record endpoint.
+LIST_RELATED_KINDS = {"passwords", "attachments"}
 
 SYNCED_422 = {"errors": [{"status": 422, "title": "Unprocessable Entity", "detail": "Cannot update a synced resource",
                           "source": {"pointer": "/data/attributes/contact-emails.base"}}]}
@@ -265,7 +280,7 @@ class RmmRecords:
 class ItGlueApi:
     """The endpoints of one served sandbox: its tables, the rate window, and the state of the quirks."""
 
-    def __init__(self, sandbox: Sandbox):
+    def __init__(self, sandbox: "Sandbox"):
         self.sandbox = sandbox
         self.world = sandbox.world
         self.tables = {name: ResourceTable(self.world, name) for name in RESOURCES}
@@ -381,6 +396,8 @@ class ItGlueApi:
                 return _error(400, "Bad Request", f"page[size] must be between 1 and {MAX_PAGE_SIZE}", "page[size]")
             includes = {i.strip() for i in params.get("include", "").split(",") if i.strip()}
             allowed = {"rmm_records"} if resource == "configurations" else set()
+            if resource != "organizations":
+                allowed |= LIST_RELATED_KINDS
             if includes - allowed:
                 return _error(400, "Bad Request", f"Cannot include {', '.join(sorted(includes - allowed))} "
                                                   f"on {resource}", "include")
@@ -416,15 +433,20 @@ class ItGlueApi:
                     reported_total += int(spec[1])
 
             with_rmm = "rmm_records" in includes
-            data = [table.text(r, self.rmm if with_rmm else None) for r in page_rows]
+            documentation = sorted(includes & LIST_RELATED_KINDS)
+            if documentation:  # rarely asked for, and only for a few hundred ids: no cached text
+                data, included = self._with_documentation(page_rows, documentation, with_rmm)
+            else:
+                data = [table.text(r, self.rmm if with_rmm else None) for r in page_rows]
+                included = self.rmm.included_text([str(r["id"]) for r in page_rows]) if with_rmm else None
             meta = {"current-page": number, "next-page": number + 1 if number < pages else None,
                     "prev-page": number - 1 if number > 1 else None, "total-pages": pages,
                     "total-count": reported_total, "filters": filters}
             extra_params = [(k, v) for k, v in params.multi_items() if k not in ("page[number]", "page[size]")]
             links = self._links(request, number, size, pages, extra_params)
             body = '{"data":[' + ",".join(data) + "]"
-            if with_rmm:
-                body += ',"included":[' + ",".join(self.rmm.included_text([str(r["id"]) for r in page_rows])) + "]"
+            if included is not None:
+                body += ',"included":[' + ",".join(included) + "]"
             body += ',"meta":' + _dumps(meta) + ',"links":' + _dumps(links) + "}"
             raw = body.encode()
             if self._cut_this_page(resource, number):
@@ -432,6 +454,30 @@ class ItGlueApi:
             return Response(raw, 200, media_type=JSONAPI)
 
         return handle
+
+    def _with_documentation(self, rows: list[dict], kinds: list[str], with_rmm: bool) -> tuple[list[str], list[str]]:
+        """Records with relationships to their passwords/attachments, and those objects (once each) as `included`."""
+        data, included, seen = [], [], set()
+        for r in rows:
+            rid = str(r["id"])
+            relationships = dict(r.get("relationships") or {})
+            objects = list(self.rmm.objects(rid)) if with_rmm else []
+            if with_rmm:
+                relationships["rmm-records"] = {"data": self.rmm.refs(rid)}
+            related = self._related(rid)
+            for kind in kinds:
+                wire_type = RELATED_KINDS[kind]
+                found = related.get(kind) or []
+                relationships[wire_type] = {"data": [{"type": o.get("type", wire_type), "id": str(o.get("id"))}
+                                                     for o in found]}
+                objects += found
+            data.append(_dumps({**r, "relationships": relationships}))
+            for o in objects:
+                key = (o.get("type"), str(o.get("id")))
+                if key not in seen:
+                    seen.add(key)
+                    included.append(_dumps(o))
+        return data, included
 
     def _cut_this_page(self, resource: str, number: int) -> bool:
         for spec in _quirk_specs(self.sandbox.quirks.get("itglue.malformed_page")):
@@ -647,7 +693,7 @@ class ItGlueApi:
         return handle
 
 
-def routes(sandbox: Sandbox) -> list[BaseRoute]:
+def routes(sandbox: "Sandbox") -> list[BaseRoute]:
     api = ItGlueApi(sandbox)
     result: list[BaseRoute] = []
     for resource in RESOURCES:

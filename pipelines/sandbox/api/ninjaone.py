@@ -27,7 +27,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pipelines.sandbox.api.rolling_window import RollingWindow, read_form
-from pipelines.sandbox.server import CREDENTIALS
+
+# Where the sandbox serves this system, and the built-in tenant's credentials for it (any other value is
+# rejected like a wrong key): the server mounts and `env_for` hands these out, nothing lists them elsewhere.
+SYSTEM = "ninjaone"
+MOUNT = "ninjaone"
+URL_ENV = "NINJAONE_URL"
+CREDENTIALS = {
+    "NINJAONE_CLIENT_ID": "sandbox-ninja-client",
+    "NINJAONE_CLIENT_SECRET": "sandbox-ninja-secret",
+}
 
 TOKEN_LIFETIME = 3600
 MAX_PAGE_SIZE = 1000
