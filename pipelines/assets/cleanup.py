@@ -8,13 +8,13 @@ import re
 import dagster as dg
 
 from pipelines.assets.metadata import preview
-from pipelines.cleanup import CleanupError, approval, intents, store
+from pipelines.cleanup import CleanupError, approval, intents, source_runs, store
 from pipelines.cleanup.apply import DEFAULT_CHUNK_SIZE, apply_batch
 from pipelines.cleanup.guard import GuardRails, count_jumps
 from pipelines.cleanup.itglue_api import client_from
 from pipelines.cleanup.plan import propose
 from pipelines.resources import SourcesResource, WarehouseResource
-from pipelines.sources import get_source
+from pipelines.sources import all_sources, get_source
 from pipelines.sources.http import RequestStats, RetryPolicy
 from pipelines.warehouse import WarehouseLocked
 
@@ -33,13 +33,18 @@ def cleanup_batch(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     config = sources.config_for(ITGLUE)
     if config is None:
         return dg.MaterializeResult(metadata={"status": "IT Glue is off (ITGLUE_API_KEY not set): no batch proposed"})
-    guard = GuardRails.from_env(sources.settings())
+    settings = sources.settings()
+    guard = GuardRails.from_env(settings)
 
     async def run(con):
         async with client_from(config) as api:
             return await propose(con, api, guard, context.run_id), api.stats
 
     with warehouse.get().connect() as con:
+        try:  # a source that went off since the previous batch stops the proposal (the previous batch stands)
+            source_runs.check_and_record(con, all_sources(), settings, context.run_id)
+        except CleanupError as exc:
+            raise dg.Failure(description=str(exc)) from None
         (batch_id, proposals, notes), stats = asyncio.run(run(con))
         frame = con.sql("SELECT action_id, action, entity_type, source_id, name, reason FROM cleanup.actions "
                         "WHERE batch_id = ? ORDER BY action_id", params=[batch_id or ""]).pl()
