@@ -45,7 +45,7 @@ FAULTS = {"throttle_first": 2, "throttle_every": 19, "fail_every": 23, "retry_af
 RMMS = {"both": ("datto_rmm", "ninjaone"), "datto_rmm": ("datto_rmm",), "ninjaone": ("ninjaone",)}
 
 
-def extract_and_stage(world, sources: tuple[str, ...], sandbox: Sandbox, url: str, warehouse: Warehouse) -> dict:
+def extract_and_stage(world, sources: tuple[str, ...], url: str, warehouse: Warehouse) -> dict:
     """Extract every source over HTTP into raw, stage; returns whether every raw table holds what the World serves."""
     env = env_for(url, sources) | {"ITGLUE_RATE_LIMIT": str(LIFTED), "DATTO_RMM_RATE_LIMIT": str(LIFTED),
                                    "NINJAONE_RATE_LIMIT": str(LIFTED)}
@@ -90,20 +90,33 @@ def hard_case_scores(clusters: pl.DataFrame, truth, sources: set[str]) -> dict:
     return out
 
 
-def score_seed(seed: int, scale: int, difficulty: str, psa: str, rmm: str, faults: bool) -> dict:
-    started = time.perf_counter()
-    world = build_world(seed=seed, scale=scale, psa=psa, difficulty=difficulty, rmm=rmm)
-    built = time.perf_counter() - started
-    sources = ("itglue", psa, *RMMS[rmm])
+def serving(world, faults: bool) -> Sandbox:
     sandbox = Sandbox(world, rate_limits={"itglue": LIFTED, "datto_rmm": LIFTED, "ninjaone": LIFTED})
     if faults:
         for k, v in FAULTS.items():
             setattr(sandbox.faults, k, v)
+    return sandbox
+
+
+def score_seed(seed: int, scale: int, difficulty: str, psa: str, rmm: str, faults: bool, history: bool = False
+               ) -> dict:
+    started = time.perf_counter()
+    world = build_world(seed=seed, scale=scale, psa=psa, difficulty=difficulty, rmm=rmm)
+    built = time.perf_counter() - started
+    sources = ("itglue", psa, *RMMS[rmm])
+    sandbox = serving(world, faults)
     with tempfile.TemporaryDirectory() as tmp:
         warehouse = Warehouse(Path(tmp) / "warehouse.duckdb")
+        if history:
+            # Last week's run first, on the PSA as it stood then: the links it records are this run's history.
+            before = build_world(seed=seed, scale=scale, psa=psa, difficulty=difficulty, rmm=rmm, weeks_ago=1)
+            with RunningSandbox(serving(before, faults)) as running:
+                extract_and_stage(before, sources, running.url, warehouse)
+                run_linkage(warehouse, options=LinkageOptions(charts=False))
+            del before
         with RunningSandbox(sandbox) as running:
             started = time.perf_counter()
-            extracted = extract_and_stage(world, sources, sandbox, running.url, warehouse)
+            extracted = extract_and_stage(world, sources, running.url, warehouse)
             staged = time.perf_counter() - started
             started = time.perf_counter()
             result = run_linkage(warehouse, options=LinkageOptions(charts=False))
@@ -122,10 +135,18 @@ def score_seed(seed: int, scale: int, difficulty: str, psa: str, rmm: str, fault
     orphans = pl.from_arrow(result.tables["marts.orphans"])
     baseline = scoring.exact_match_baseline(staging)
     bad = destructive_on_live(actions, truth)
+    # Orphans the linkage found that the truth does not have, by what each record really is.
+    found = orphans.filter(pl.col("source") == "itglue") if "source" in orphans.columns else orphans
+    wrong = (found.select("entity_type", "source_id", "reason")
+             .join(truth.orphans, on=["entity_type", "source_id"], how="anti")
+             .join(truth.duplicates.filter(pl.col("source") == "itglue").select("entity_type", "source_id", "cause"),
+                   on=["entity_type", "source_id"], how="left")
+             .with_columns(pl.col("cause").fill_null("live").alias("truly")))
     del world, result, staging, sandbox
     gc.collect()
     return {
         "seed": seed, "scale": scale, "difficulty": difficulty, "psa": psa, "rmm": rmm, "faults": faults,
+        "history": history,
         "seconds": {"build": round(built, 1), "extract_stage": round(staged, 1), "link": round(linked, 1),
                     "plan": round(planned, 1)},
         "requests": requests_seen, "extraction_complete": extracted["complete"], "missing": extracted["missing"],
@@ -139,6 +160,7 @@ def score_seed(seed: int, scale: int, difficulty: str, psa: str, rmm: str, fault
         "cause_accuracy": scoring.cause_accuracy(duplicates, truth_dups),
         "orphans": scoring.orphan_scores(orphans, truth.orphans),
         "actions": actions.group_by("action").len().sort("action").rows(),
+        "false_orphans": wrong.group_by("entity_type", "reason", "truly").len().sort("len", descending=True).rows(),
         "destructive_on_live": bad.height,
         "destructive_on_live_examples": bad.select("entity_type", "source_id", "action", "reason").head(5).rows(),
         "hard_cases": hard_case_scores(clusters, truth, set(present["source"].to_list())),
@@ -166,20 +188,58 @@ def print_table(results: list[dict]) -> None:
                   f"{p['recall']:.3f} | {p['f1']:.3f} | {lp.get('f1', 0):.3f} | {rmm_f1} | {b.get('f1', 0):.3f} | "
                   f"{bp.get('f1', 0):.3f} / {base_rmm} | {c.get('precision', 0):.3f} | {c.get('recall', 0):.3f} |")
     print()
-    print("| seed | clients | PSA + RMM | cause accuracy | orphan P | orphan R | orphan reason acc. | "
-          "destructive on live records | actions | extraction complete (requests) | seconds (build/extract/link/plan) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| seed | clients | PSA + RMM | cause accuracy | orphan P | orphan R | orphan reason acc. | unlinked (true "
+          "orphans among them) | destructive on live records | actions | extraction complete (requests) | "
+          "seconds (build/extract/link/plan) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         o, ca, s = r["orphans"], r["cause_accuracy"], r["seconds"]
         acts = ", ".join(f"{a} {n}" for a, n in r["actions"])
         print(f"| {r['seed']} | {r['scale']} | {r['psa']} + {r['rmm']} | {(ca['all'] or 0):.3f} (n={ca['n']}) | "
               f"{o['precision']:.3f} | {o['recall']:.3f} | {(o['reason_accuracy'] or 0):.3f} | "
-              f"{r['destructive_on_live']} | {acts} | {'yes' if r['extraction_complete'] else 'NO'} "
+              f"{o.get('unlinked', 0)} ({o.get('unlinked_true_orphans', 0)}) | {r['destructive_on_live']} | {acts} | {'yes' if r['extraction_complete'] else 'NO'} "
               f"({r['requests']:,}) | {s['build']}/{s['extract_stage']}/{s['link']}/{s['plan']} |")
     print()
     for r in results:
         print(f"seed {r['seed']} ({r['psa']} + {r['rmm']}) hard cases: "
               + ", ".join(f"{k} {v}" for k, v in r["hard_cases"].items()))
+
+
+def _span(values: list[float]) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    lo, hi = min(values), max(values)
+    return f"{lo:.3f}" if f"{lo:.3f}" == f"{hi:.3f}" else f"{lo:.3f}-{hi:.3f}"
+
+
+def print_summary(results: list[dict]) -> None:
+    """One row per (clients, PSA + RMM): the range over its seeds."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["scale"], r["psa"], r["rmm"], r.get("history", False)), []).append(r)
+    print("| clients | PSA + RMM | seeds | organizations F1 (R) | configurations F1 | contacts F1 | IT Glue-PSA link F1 "
+          "(orgs / configs) | IT Glue-RMM link F1 (orgs / configs) | orphan P | orphan R | cause accuracy | "
+          "destructive on live | baseline F1 (orgs / configs / contacts) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (scale, psa, rmm, history), rs in groups.items():
+        def pw(e, key="f1", field="pairwise", rs=rs):
+            return [_by(r[field], e).get(key) for r in rs]
+
+        def link(field, e, rs=rs):
+            return [_by(r[field], e).get("f1") if _by(r[field], e).get("true_links") else None for r in rs]
+
+        print(f"| {scale:,} | {psa} + {rmm}{' (2nd week)' if history else ''} | "
+              f"{', '.join(str(r['seed']) for r in rs)} | "
+              f"{_span(pw('organization'))} ({_span(pw('organization', 'recall'))}) | "
+              f"{_span(pw('configuration'))} | {_span(pw('contact'))} | "
+              f"{_span(link('links_psa', 'organization'))} / {_span(link('links_psa', 'configuration'))} | "
+              f"{_span(link('links_rmm', 'organization'))} / {_span(link('links_rmm', 'configuration'))} | "
+              f"{_span([r['orphans']['precision'] for r in rs])} | {_span([r['orphans']['recall'] for r in rs])} | "
+              f"{_span([r['cause_accuracy']['all'] for r in rs])} | "
+              f"{sum(r['destructive_on_live'] for r in rs)} | "
+              f"{_span(pw('organization', field='baseline'))} / {_span(pw('configuration', field='baseline'))} / "
+              f"{_span(pw('contact', field='baseline'))} |")
 
 
 def main() -> None:
@@ -191,11 +251,21 @@ def main() -> None:
     parser.add_argument("--rmm", choices=sorted(RMMS), default="both",
                         help="the RMM the tenant runs (and that is extracted); both: Datto RMM and NinjaOne")
     parser.add_argument("--faults", action="store_true", help="inject 429s and 503s while extracting and planning")
+    parser.add_argument("--history", action="store_true",
+                        help="run last week's extraction and linkage first (the PSA as it stood then), so this run "
+                             "has a history to prove deletions with")
     parser.add_argument("--json", type=Path, help="also write the full results here")
+    parser.add_argument("--report", type=Path, nargs="+", help="only print the tables of results written by --json")
     args = parser.parse_args()
+    if args.report:
+        results = [r for path in args.report for r in json.loads(path.read_text())]
+        print_summary(results)
+        print()
+        print_table(results)
+        return
     results = []
     for seed in args.seeds:
-        results.append(score_seed(seed, args.scale, args.difficulty, args.psa, args.rmm, args.faults))
+        results.append(score_seed(seed, args.scale, args.difficulty, args.psa, args.rmm, args.faults, args.history))
         r = results[-1]
         print(f"seed {seed}: {r['seconds']} s, peak RSS {r['peak_rss_mb']} MB", file=sys.stderr)
         if args.json:  # after each seed, so a long run leaves what it has

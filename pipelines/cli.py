@@ -293,14 +293,27 @@ def show(batch_id: str, client: str | None, action: str | None, cause: str | Non
               help="Approve to be applied: the approval sensor applies it while `make ui` runs.")
 @click.option("--accept-large-batch", is_flag=True,
               help="Approve a batch the guard rails flagged as needing a second look.")
-def approve(batch_id: str, by: str, exclude: tuple[str, ...], apply_now: bool, accept_large_batch: bool) -> None:
-    """Approve exactly the batch as it stands, less the excluded actions, as a named approver whose role allows it."""
+@click.option("--client", help="Approve only the actions of clients whose name contains this (the rest excluded).")
+@click.option("--action", help="Approve only this action.")
+@click.option("--cause", help="Approve only this cause or orphan reason.")
+@click.option("--entity", type=click.Choice(["organization", "configuration", "contact"]),
+              help="Approve only this entity type.")
+def approve(batch_id: str, by: str, exclude: tuple[str, ...], apply_now: bool, accept_large_batch: bool,
+            client: str | None, action: str | None, cause: str | None, entity: str | None) -> None:
+    """Approve exactly the batch as it stands, less the excluded actions, as a named approver whose role allows it.
+    With filters (as `show` takes them), only the actions they keep are approved."""
     from pipelines.cleanup import store
     from pipelines.cleanup.intents import approve_as, load_approvers
+    from pipelines.review.summary import Filters
     from pipelines.settings import environment
+
+    filters = Filters(client=client, action=action, cause=cause, entity=entity)
 
     def work(con):
         approvers = load_approvers(environment(), warehouse_path())
+        nonlocal exclude
+        if filters.active():
+            exclude = (*exclude, *(a["action_id"] for a in store.actions(con, batch_id) if not filters.keeps(a)))
         found, role = approve_as(con, batch_id, by, exclude, approvers=approvers, apply=apply_now,
                                  accept_large_batch=accept_large_batch)
         return found, role, len(store.actions(con, batch_id))
@@ -375,8 +388,74 @@ def restore(action_id: str) -> None:
         async with client_from(config) as api:
             return await restore_action(con, api, action_id)
 
-    restored = _with_warehouse(lambda con: asyncio.run(work(con)))
+    def undo_and_remember(con):
+        from pipelines.cleanup.decisions import record_restored
+
+        restored = asyncio.run(work(con))
+        # never proposed again for the action that was undone (under its new id when it was re-created)
+        return restored, record_restored(con, action_id, restored.new_id)
+
+    restored, decision = _with_warehouse(undo_and_remember)
     click.echo(restored.message)
+    click.echo(f"Recorded as decision {decision.decision_id}: {decision.entity_type} {decision.source_id} is not "
+               f"proposed for {decision.action} again (msp-recon decisions undo {decision.decision_id} withdraws it).")
+
+
+@main.command()
+@click.argument("action_id")
+@click.option("--by", "by", required=True, help="Who decides (recorded with the decision).")
+@click.option("--reason", required=True, help='Why, e.g. "not a duplicate" or "keep this one".')
+def dismiss(action_id: str, by: str, reason: str) -> None:
+    """Dismiss one proposed action: it leaves its unapproved batch and is not proposed again until its record changes."""
+    from pipelines.cleanup.decisions import dismiss as record_dismissal
+
+    d = _with_warehouse(lambda con: record_dismissal(con, action_id, by, reason))
+    pair = f"; {d.source_id} and {d.partner_source_id} are kept apart when linking" if d.partner_source_id else ""
+    click.echo(f"Dismissed {action_id} ({d.action} {d.subject or d.source_id}) as decision {d.decision_id}: it left "
+               f"batch {d.batch_id}, and is not proposed again until the record changes{pair}.")
+
+
+@main.command()
+@click.argument("batch_id", required=False)
+@click.option("--port", default=0, show_default="a free port", help="Port on 127.0.0.1.")
+def review(batch_id: str | None, port: int) -> None:
+    """Serve the review page of a batch (the latest by default) on 127.0.0.1, and print its URL with its token."""
+    from pipelines.cleanup import CleanupError
+    from pipelines.publish import published_path
+    from pipelines.review.page import ReviewApp, serve
+    from pipelines.settings import environment
+    from pipelines.warehouse import Warehouse, WarehouseLocked
+
+    store = Warehouse(warehouse_path())
+    env = environment()
+    try:
+        app = ReviewApp(store, env, batch_id, published=published_path(store, env))
+    except (CleanupError, WarehouseLocked) as exc:
+        fail(str(exc))
+    serve(app, port, say=lambda line: click.echo(line))
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def decisions(ctx: click.Context) -> None:
+    """List the decisions that outlast a batch: dismissed actions and restored records."""
+    if ctx.invoked_subcommand is None:
+        from pipelines.cleanup.decisions import decision_lines
+
+        for line in _with_warehouse(decision_lines):
+            click.echo(line)
+
+
+@decisions.command("undo")
+@click.argument("decision_id")
+@click.option("--by", "by", required=True, help="Who withdraws it.")
+def undo_decision(decision_id: str, by: str) -> None:
+    """Withdraw a decision: the next run may propose its record again."""
+    from pipelines.cleanup.decisions import undo
+
+    d = _with_warehouse(lambda con: undo(con, decision_id, by))
+    click.echo(f"Withdrew decision {d.decision_id} ({d.kind} {d.subject or d.source_id}); the next run may propose "
+               f"{d.action} for it again.")
 
 
 __all__ = ["main", "DEFAULT_DAGSTER_HOME", "ensure_dagster_home"]

@@ -22,6 +22,13 @@ def source_selects(source: str, entity_table: str) -> str | None:
     return path.read_text().strip().rstrip(";") if path.exists() else None
 
 
+def source_links(source: str) -> str | None:
+    """`sql/staging/<source>/links.sql`: what a source says about other sources' records (HaloPSA's `itglue_id`
+    marks the IT Glue copy it syncs), applied to the built staging tables."""
+    path = SQL_DIR / "staging" / source / "links.sql"
+    return path.read_text() if path.exists() else None
+
+
 def _raw_tables_present(con: duckdb.DuckDBPyConnection, select: str) -> bool:
     """A source contributes only once its raw tables exist (a source never extracted has none)."""
     import re
@@ -52,6 +59,10 @@ def build_staging(con: duckdb.DuckDBPyConnection, sources: Iterable[str]) -> dic
             _check_unique(con, table)
             counts[table] = dict(con.execute(
                 f"SELECT source, count(*) FROM staging.{table} GROUP BY 1 ORDER BY 1").fetchall())
+        for source in sources:
+            links = source_links(source)
+            if links and _raw_tables_present(con, links):
+                con.execute(links)
         write_systems(con)  # about.systems: which source is which kind, for SQL that asks
         con.execute("COMMIT")
     except BaseException:

@@ -102,7 +102,7 @@ def test_orphans_per_organization_and_reason(con):
     rows = query(con, "orphans_per_organization.sql")
     assert rows, "the sandbox plants orphans"
     assert sum(r["orphans"] for r in rows) == scalar(con, "SELECT count(*) FROM marts.orphans")
-    assert {r["reason"] for r in rows} <= {"psa_orphaned", "psa_record_deleted", "rmm_device_deleted"}
+    assert {r["reason"] for r in rows} <= {"psa_orphaned", "psa_record_deleted", "rmm_device_deleted", "unlinked"}
     assert all(r["organization"] != "(unknown organization)" for r in rows)
 
 

@@ -13,7 +13,7 @@ from pipelines.sandbox.server import RunningSandbox, Sandbox
 from pipelines.warehouse import Warehouse
 
 SOURCES = ("itglue", "autotask", "datto_rmm", "ninjaone")
-ORPHAN_REASONS = {"psa_orphaned", "psa_record_deleted", "rmm_device_deleted"}
+ORPHAN_REASONS = {"psa_orphaned", "psa_record_deleted", "rmm_device_deleted", "unlinked"}
 CAUSES = {"pre_sync_existing", "csv_double_import", "sync_method_change", "source_duplicate", "unknown"}
 
 

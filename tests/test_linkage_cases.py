@@ -190,7 +190,8 @@ def test_causes_and_keep_rule(tmp_path):
 def test_orphans_and_history(tmp_path):
     rows = [
         cfg("itglue", "o1", "11", "ws-100", "SN-100", None, psa="orphaned"),
-        cfg("itglue", "o2", "11", "ws-101", "SN-101", None, psa="enabled"),  # its PSA record is gone
+        # synced, and no PSA record found: nothing proves it is gone (never linked, or a missed link)
+        cfg("itglue", "o2", "11", "ws-101", "SN-101", None, psa="enabled"),
         cfg("autotask", "a3", "1", "ws-102", "SN-102", None),
         cfg("itglue", "o3", "11", "ws-102", "SN-102", None, psa="enabled"),
         cfg("itglue", "o4", "11", "ws-103", "SN-103", None, has_rmm=True, rmm="dev-103"),
@@ -200,7 +201,9 @@ def test_orphans_and_history(tmp_path):
     ]
     first, _ = link({"organizations": two_clients(), "configurations": pl.DataFrame(rows)}, tmp_path)
     reasons = dict(first["marts.orphans"].select("source_id", "reason").iter_rows())
-    assert reasons == {"o1": "psa_orphaned", "o2": "psa_record_deleted", "o4": "rmm_device_deleted"}
+    assert reasons == {"o1": "psa_orphaned", "o2": "unlinked", "o4": "rmm_device_deleted"}
+    proof = dict(first["marts.orphans"].select("source_id", "proof").iter_rows())
+    assert "deleted devices" in proof["o4"] and "nothing shows it is gone" in proof["o2"]
     # next week the PSA record of o3 is deleted: the orphan says its partner was seen until the last run
     history = {"record_history": first["linkage.record_history"], "link_history": first["linkage.link_history"]}
     later = pl.DataFrame([r for r in rows if r["source_id"] != "a3"])
@@ -211,7 +214,7 @@ def test_orphans_and_history(tmp_path):
     assert o3["reason"].item() == "psa_record_deleted"
     assert o3["gone_partner"].item() == "autotask:a3" and o3["history"].item().startswith("partner seen until")
     o2 = orphans.filter(pl.col("source_id") == "o2")
-    assert o2["history"].item() == "no partner seen by earlier runs"
+    assert o2["reason"].item() == "unlinked" and o2["history"].item() == "no partner seen by earlier runs"
     hist = pl.from_arrow(result.tables["linkage.record_history"])
     a3 = hist.filter((pl.col("entity_type") == "configuration") & (pl.col("source_id") == "a3"))
     assert a3["last_seen"].item() < a3["first_seen"].item() or a3["last_seen"].item() == a3["first_seen"].item()

@@ -190,6 +190,9 @@ def test_ci_preset_is_small_and_hard():
     t = world.truth
     assert set(t.duplicates["cause"]) == set(CAUSES) and set(t.orphans["reason"]) == set(ORPHAN_REASONS)
     assert t.live_records(["itglue"]).height and t.duplicate_pairs(["itglue"]).height
+    assert {"renamed_client", "psa_name_typo", "site_name_variant", "reimaged_laptop"} <= set(t.hard_positives["case"])
+    assert {"junk_serial", "vm_clone_serial", "placeholder_serial", "reused_hostname", "franchise_branch",
+            "namesake"} <= set(t.hard_negatives["case"])
 
 
 def test_the_cli_refuses_an_unknown_difficulty_in_one_line():
@@ -199,3 +202,78 @@ def test_the_cli_refuses_an_unknown_difficulty_in_one_line():
 
     result = CliRunner().invoke(main, ["sandbox", "serve", "--difficulty", "brutal"])
     assert result.exit_code == 2 and "difficulty must be one of standard, hard" in result.output
+
+
+def _epoch(iso: str) -> float:
+    import calendar
+    import time
+
+    return calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+def test_each_hard_tenant_has_its_own_timeline_and_the_article_signatures_hold_on_it(hard):
+    other = generate(seed=102, scale=20, difficulty="hard")
+    assert hard.extra["timeline"] != other.extra["timeline"] != generate(seed=5, scale=5).extra["timeline"]
+    sync, switch = (_epoch(hard.extra["timeline"][k]) for k in ("psa_sync_start", "rmm_switch"))
+    configs = {c["id"]: c["attributes"] for c in hard.itglue["configurations"]}
+    dups = hard.truth.duplicates.filter((pl.col("source") == "itglue") & (pl.col("entity_type") == "configuration"))
+    for (cause, _), group in dups.group_by("cause", "entity_id"):
+        attrs = [configs[i] for i in group["source_id"]]
+        integrations = sorted(a["psa-integration"] or "-" for a in attrs)
+        created = sorted((_epoch(a["created-at"]), a["psa-integration"]) for a in attrs)
+        if cause == "pre_sync_existing":
+            assert integrations == ["-", "enabled"]
+            assert created[0][1] is None and created[0][0] < sync <= created[1][0]
+        elif cause == "csv_double_import":
+            assert integrations == ["-", "-"] and abs(created[1][0] - created[0][0]) > 86400
+        elif cause == "sync_method_change":
+            with_rmm = [configs[i] for i in group["source_id"] if i in hard.itglue_rmm_records]
+            assert integrations == ["-", "enabled"] and len(with_rmm) == 1 and with_rmm[0]["psa-integration"] is None
+            assert created[0][1] is None and created[0][0] < switch <= created[1][0]
+        else:
+            assert integrations == ["enabled", "enabled"]
+
+
+def test_the_sandbox_modules_import_no_circle():
+    """Imports inside functions included: `world` <-> `generator` hid a circle that way."""
+    import ast
+    from pathlib import Path
+
+    import pipelines.sandbox as package
+
+    graph: dict[str, set[str]] = {}
+    for path in Path(package.__file__).parent.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "pipelines.sandbox":
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pipelines.sandbox."):
+                found.add(node.module.split(".")[2])
+        graph[path.stem] = found
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        return any(m == target or (m not in seen and reaches(m, target, seen | {m})) for m in graph.get(start, ()))
+
+    assert "generator" in graph["world"]
+    assert [m for m in graph if reaches(m, m, set())] == []
+
+
+def test_last_weeks_psa_still_holds_what_was_deleted_since():
+    today = generate(seed=7, scale=40, difficulty="hard")
+    before = generate(seed=7, scale=40, difficulty="hard", weeks_ago=1)
+    for name in ("itglue", "itglue_rmm_records", "datto_rmm", "ninjaone"):
+        assert getattr(before, name) == getattr(today, name)
+    now_ids = {c["id"] for c in today.autotask["configuration_items"]}
+    then_ids = {c["id"] for c in before.autotask["configuration_items"]}
+    assert now_ids < then_ids and [c["id"] for c in before.connectwise["configurations"]] == sorted(then_ids)
+    # The PSA records of today's psa_record_deleted orphans were deleted after IT Glue's last sync: last week
+    # they were there, under the names IT Glue's synced copies carry.
+    t = today.truth
+    gone = t.orphans.filter((pl.col("reason") == "psa_record_deleted") & (pl.col("entity_type") == "configuration"))
+    glue = {c["id"]: c["attributes"]["name"] for c in today.itglue["configurations"]}
+    then_names = {c["referenceTitle"] for c in before.autotask["configuration_items"] if c["id"] not in now_ids}
+    assert gone.height and {glue[i] for i in gone["source_id"]} <= then_names
+    assert sum(c["deletedFlag"] for c in before.connectwise["companies"]) < \
+        sum(c["deletedFlag"] for c in today.connectwise["companies"])
+    with pytest.raises(ValueError, match="weeks_ago"):
+        generate(seed=7, scale=5, weeks_ago=-1)

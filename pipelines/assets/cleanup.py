@@ -14,6 +14,8 @@ from pipelines.cleanup.guard import GuardRails, count_jumps
 from pipelines.cleanup.itglue_api import client_from
 from pipelines.cleanup.plan import propose
 from pipelines.resources import SourcesResource, WarehouseResource
+from pipelines.review import weekly
+from pipelines.review.page import report_path, write_report
 from pipelines.sources import all_sources, get_source
 from pipelines.sources.http import RequestStats, RetryPolicy
 from pipelines.warehouse import WarehouseLocked
@@ -40,15 +42,20 @@ def cleanup_batch(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         async with client_from(config) as api:
             return await propose(con, api, guard, context.run_id), api.stats
 
-    with warehouse.get().connect() as con:
+    store_ = warehouse.get()
+    with store_.connect() as con:
         try:  # a source that went off since the previous batch stops the proposal (the previous batch stands)
             source_runs.check_and_record(con, all_sources(), settings, context.run_id)
         except CleanupError as exc:
             raise dg.Failure(description=str(exc)) from None
         (batch_id, proposals, notes), stats = asyncio.run(run(con))
-        frame = con.sql("SELECT action_id, action, entity_type, source_id, name, reason FROM cleanup.actions "
+        frame = con.sql("SELECT action_id, action, subject, organization_name, reason FROM cleanup.actions "
                         "WHERE batch_id = ? ORDER BY action_id", params=[batch_id or ""]).pl()
         second_look = batch_id is not None and store.batch(con, batch_id)["needs_second_look"]
+        weekly.record_findings(con, context.run_id)  # week over week: marts.weekly_changes
+        weekly.build_weekly_changes(con)
+        numbers = weekly.counts(con)
+        report = write_report(con, batch_id, report_path(store_, batch_id)) if batch_id else None
     for note in notes:
         context.log.info(note)
     by_action: dict[str, int] = {}
@@ -61,7 +68,12 @@ def cleanup_batch(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "needs_second_look": bool(second_look),
         **itglue_budget_metadata(stats),
         "preview": preview(frame, rows=10),
-        "next step": f"msp-recon show {batch_id}, then msp-recon approve {batch_id} --by NAME" if batch_id else "",
+        "next step": f"msp-recon review {batch_id} (the review page), or msp-recon show {batch_id}; then "
+                     f"msp-recon approve {batch_id} --by NAME" if batch_id else "",
+        **({"review report": dg.MetadataValue.path(str(report)),
+            "review report link": dg.MetadataValue.url(report.as_uri())} if report else {}),
+        # numbers, so Dagster plots them across runs (counts per entity type, cause, orphan reason; this week's changes)
+        **{key: dg.MetadataValue.int(n) for key, n in sorted(numbers.items())},
     })
 
 

@@ -2,16 +2,31 @@
 
 A source whose credentials are not set is off: its step succeeds, says so, and leaves its tables as they are.
 A failing source raises, and its previous tables stay: the swap happens only after every page arrived and checked.
+The sources of a run are extracted at the same time (pipelines/extraction.py): the first extract step starts them
+all, each step waits for its own and swaps its tables in, one write at a time.
 """
-
-import asyncio
 
 import dagster as dg
 
 from pipelines.assets.metadata import preview
+from pipelines.extraction import WarehouseTables, swap, take_for_run
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import all_sources
 from pipelines.sources.base import Source
+
+
+def run_extractions(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource):
+    """Every source this run extracts and that is on, as coroutine functions (for the run's Prefetch)."""
+    steps = {node.name for node in context.job_def.graph.nodes}
+    if context.run.step_keys_to_execute is not None:
+        steps &= set(context.run.step_keys_to_execute)
+    previous = WarehouseTables(warehouse.get())
+    jobs = {}
+    for source in all_sources():
+        config = sources.config_for(source)
+        if f"extract_{source.name}" in steps and config is not None:
+            jobs[source.name] = lambda s=source, c=config: s.extract(c, previous)
+    return jobs
 
 
 def extract_asset(source: Source) -> dg.AssetsDefinition:
@@ -35,8 +50,8 @@ def extract_asset(source: Source) -> dg.AssetsDefinition:
                 yield dg.MaterializeResult(asset_key=["raw", table], metadata={
                     "status": "source off (credentials not set); previous table kept"})
             return
-        extraction = asyncio.run(source.extract(config, lambda table: store.table(f"raw.{table}")))
-        store.replace_tables("raw", extraction.frames)
+        extraction = take_for_run(context.run_id, source.name, lambda: run_extractions(context, warehouse, sources))
+        swap(store, extraction)
         for table, frame in extraction.frames.items():
             yield dg.MaterializeResult(asset_key=["raw", table], metadata={
                 "dagster/row_count": frame.height,

@@ -6,7 +6,11 @@ Rules (shared/docs/domain.md, "The cleanup rules"):
 - when the PSA itself holds the duplicate (cause `source_duplicate`), `fix_in_psa`: delete it there, its IT Glue copy
   becomes an orphan, and a later batch deletes that;
 - duplicate organizations: `merge_organizations` (disconnect from the PSA, merge in IT Glue: a step for a person);
-- orphans: `delete`.
+- orphans: `delete`, only on proof that the partner is gone (marts.orphans reasons `psa_orphaned`,
+  `psa_record_deleted`, `rmm_device_deleted`); an `unlinked` record (no partner found, nothing shows it is gone) is
+  listed in marts.orphans for a person and gets no action here;
+- a duplicate is deleted or archived only when linkage scored it against the survivor itself at or above the
+  entity's threshold: membership of a cluster through other records is not proof that two records are one thing.
 Every record concerned is fetched with what hangs on it, a page of ids per request (IT Glue's list endpoint with
 `filter[id]`, so planning 10,000 candidates costs about 50 of the 3,000 requests per 5 minutes, not 10,000); one that
 carries documentation the survivor lacks is proposed for `archive` (reversible) instead, naming what it carries.
@@ -22,9 +26,10 @@ from typing import Any
 
 import duckdb
 
-from pipelines.cleanup import names, store
+from pipelines.cleanup import decisions, names, store
 from pipelines.cleanup.guard import GuardRails
 from pipelines.cleanup.itglue_api import Fetched, fetch_many
+from pipelines.linkage.settings import SPECS
 from pipelines.sources import all_sources
 from pipelines.sources.base import ENTITY_TABLES
 from pipelines.sources.http import ApiClient
@@ -38,6 +43,8 @@ MATCH_FIELDS = {
     "contact": ("first_name_norm", "last_name_norm", "email_norm", "phone_digits", "title", "organization_source_id"),
 }
 PSA_SOURCES = {s.name for s in all_sources() if s.kind == "psa"}
+# marts.orphans reasons that rest on proof the partner is gone; any other (`unlinked`) is for a person to look at
+PROVEN_ORPHAN_REASONS = ("psa_orphaned", "psa_record_deleted", "rmm_device_deleted")
 # What the approval of a configuration or contact delete also covers (see the module docstring).
 RELATED_ITEMS_CLAUSE = "; archived instead if IT Glue shows related items on it when applied"
 
@@ -80,6 +87,19 @@ class MartRows:
     marts_present: bool
     # frozenset({"source:id", "source:id"}) -> {comparison: agreement level} from linkage's marts.match_pairs_*
     pair_levels: dict[frozenset, dict[str, int]] = field(default_factory=dict)
+    # (entity_type, frozenset({"source:id", "source:id"})) -> the pair's match probability (1.0 for a certain link)
+    pair_probability: dict[tuple[str, frozenset], float] = field(default_factory=dict)
+
+    def direct_probability(self, entity: str, source: str, row: Mapping[str, Any], survivor: Mapping[str, Any]
+                           ) -> float | None:
+        """How sure linkage is that `row` and `survivor` themselves are one thing (None: the pair was never scored)."""
+        if "keep_pair_probability" not in row:
+            # marts from before keep_pair_probability: match_probability was the copy's own best same-source edge
+            return row.get("match_probability")
+        if survivor.get("role") == "keep" and row.get("keep_pair_probability") is not None:
+            return row["keep_pair_probability"]
+        return self.pair_probability.get(
+            (entity, frozenset({f"{source}:{row['source_id']}", f"{source}:{survivor['source_id']}"})))
 
     def evidence(self, entity: str, source: str, a: str, b: str | None) -> tuple[list[str], list[str]]:
         """(fields that agreed, fields that disagreed) for two records: Splink's own comparison levels when linkage
@@ -94,16 +114,19 @@ class MartRows:
     def itglue_keys(self) -> list[tuple[str, str]]:
         """(entity_type, source_id) of every IT Glue record planning must look at, once each."""
         keys = [(r["entity_type"], r["source_id"]) for r in self.duplicates if r["source"] == "itglue"]
-        keys += [(r["entity_type"], r["source_id"]) for r in self.orphans]
+        keys += [(r["entity_type"], r["source_id"]) for r in self.orphans if r["reason"] in PROVEN_ORPHAN_REASONS]
         return list(dict.fromkeys(keys))
 
 
 def read_marts(con: duckdb.DuckDBPyConnection) -> MartRows:
     have_dups, have_orphans = store.has_table(con, "marts.duplicates"), store.has_table(con, "marts.orphans")
+    dup_extra = ", keep_pair_probability" if have_dups and _has_column(con, "marts.duplicates",
+                                                                         "keep_pair_probability") else ""
     duplicates = store.rows(con, "SELECT entity_type, cast(cluster_id AS VARCHAR) AS cluster_id, source, source_id, "
-                                 "role, cause, match_probability FROM marts.duplicates "
+                                 f"role, cause, match_probability{dup_extra} FROM marts.duplicates "
                                  "ORDER BY entity_type, cluster_id, source, source_id") if have_dups else []
-    orphans = store.rows(con, "SELECT entity_type, source_id, reason FROM marts.orphans "
+    orphan_extra = ", proof" if have_orphans and _has_column(con, "marts.orphans", "proof") else ""
+    orphans = store.rows(con, f"SELECT entity_type, source_id, reason{orphan_extra} FROM marts.orphans "
                               "ORDER BY entity_type, source_id") if have_orphans else []
     wanted = defaultdict(set)
     for r in duplicates:
@@ -119,7 +142,7 @@ def read_marts(con: duckdb.DuckDBPyConnection) -> MartRows:
             for row in store.rows(con, f"SELECT * FROM staging.{table} WHERE source || ':' || source_id "
                                        "IN (SELECT unnest(?))", [sorted(wanted[entity])]):
                 staged[(entity, row["source"], row["source_id"])] = row
-    pair_levels = {}
+    pair_levels, pair_probability = {}, {}
     for entity, table in STAGING_TABLES.items():
         if not wanted[entity] or not store.has_table(con, f"marts.match_pairs_{table}"):
             continue
@@ -128,11 +151,21 @@ def read_marts(con: duckdb.DuckDBPyConnection) -> MartRows:
         if not gammas or not {"unique_id_l", "unique_id_r"} <= set(columns):
             continue
         picked = ", ".join(f'"{c}"' for c in gammas)
-        for row in con.execute(f"SELECT unique_id_l, unique_id_r, {picked} FROM marts.match_pairs_{table} "
+        probability = ("CASE WHEN coalesce(is_certain, FALSE) THEN 1.0 ELSE match_probability END"
+                       if "is_certain" in columns else "match_probability") if "match_probability" in columns \
+            else "NULL::DOUBLE"
+        for row in con.execute(f"SELECT unique_id_l, unique_id_r, {probability}, {picked} "
+                               f"FROM marts.match_pairs_{table} "
                                "WHERE unique_id_l IN (SELECT unnest(?)) AND unique_id_r IN (SELECT unnest(?))",
                                [sorted(wanted[entity])] * 2).fetchall():
-            pair_levels[frozenset(row[:2])] = {c[len("gamma_"):]: g for c, g in zip(gammas, row[2:], strict=True)}
-    return MartRows(duplicates, orphans, staged, counts, have_dups or have_orphans, pair_levels)
+            pair_levels[frozenset(row[:2])] = {c[len("gamma_"):]: g for c, g in zip(gammas, row[3:], strict=True)}
+            if row[2] is not None:
+                pair_probability[(entity, frozenset(row[:2]))] = row[2]
+    return MartRows(duplicates, orphans, staged, counts, have_dups or have_orphans, pair_levels, pair_probability)
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, qualified: str, column: str) -> bool:
+    return column in {r[0] for r in con.execute(f"DESCRIBE {qualified}").fetchall()}
 
 
 async def fetch_all(api: ApiClient, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Fetched]:
@@ -197,12 +230,20 @@ def plan_cluster(entity: str, cluster_id: str, rows: list[dict], fetched: Mappin
         return [], [f"{entity} cluster {cluster_id}: only one IT Glue copy is left; nothing to do"]
     survivor, note = choose_survivor(entity, present, fetched)
     kept = fetched[(entity, survivor["source_id"])]
-    proposals = []
+    proposals, notes = [], []
     for row in present:
         if row is survivor:
             continue
         record = fetched[(entity, row["source_id"])]
         agreed, disagreed = marts.evidence(entity, "itglue", row["source_id"], survivor["source_id"])
+        direct = marts.direct_probability(entity, "itglue", row, survivor)
+        threshold = SPECS[entity].threshold
+        if entity != "organization" and record.psa_integration != "enabled" and (direct is None or direct < threshold):
+            # a delete or archive would rest on the cluster alone: leave it in marts.duplicates for a person
+            notes.append(f"{entity} {row['source_id']} (cluster {cluster_id}): not proposed; its own link to the "
+                         f"survivor {survivor['source_id']} is "
+                         + ("unscored" if direct is None else f"{direct:.3f}") + f", below {threshold}")
+            continue
         p = Proposal(
             entity_type=entity, source="itglue", source_id=row["source_id"], action="delete", reason="",
             name=record.name, cause=row.get("cause") or cause, cluster_id=cluster_id,
@@ -235,7 +276,7 @@ def plan_cluster(entity: str, cluster_id: str, rows: list[dict], fetched: Mappin
         else:
             p.reason = f"duplicate of {kept_label}; this copy does not sync with the PSA{note}{RELATED_ITEMS_CLAUSE}"
         proposals.append(p)
-    return proposals, []
+    return proposals, notes
 
 
 def choose_survivor(entity: str, present: list[dict], fetched: Mapping[tuple[str, str], Fetched]
@@ -290,6 +331,10 @@ def _plan_source_duplicate(entity: str, cluster_id: str, rows: list[dict], fetch
 
 def plan_orphan(row: dict, record: Fetched | None) -> tuple[list[Proposal], list[str]]:
     entity, sid, reason = row["entity_type"], row["source_id"], row["reason"]
+    if reason not in PROVEN_ORPHAN_REASONS:
+        # no partner found is not proof the partner is gone (a missed link looks the same): nothing to execute
+        return [], [f"{entity} {sid}: {reason} ({row.get('proof') or 'no proof its partner is gone'}); listed in "
+                    "marts.orphans for review, no action proposed"]
     if record is None or record.gone:
         return [], []
     p = Proposal(entity_type=entity, source="itglue", source_id=sid, action="delete", reason="", name=record.name,
@@ -298,7 +343,9 @@ def plan_orphan(row: dict, record: Fetched | None) -> tuple[list[Proposal], list
                  carries=record.documentation)
     what = {"psa_orphaned": "IT Glue marks it orphaned: its PSA record is gone",
             "psa_record_deleted": "its PSA record is gone",
-            "rmm_device_deleted": "its RMM device is gone"}.get(reason, reason)
+            "rmm_device_deleted": "its RMM device is gone"}[reason]
+    if row.get("proof"):
+        what += f" ({row['proof']})"
     if record.psa_integration == "enabled":
         # Between syncs IT Glue still reads "enabled": a syncing item cannot be deleted until a person disables sync.
         p.action = "disable_sync_then_delete"
@@ -372,5 +419,7 @@ async def propose(con: duckdb.DuckDBPyConnection, api: ApiClient, guard: GuardRa
     names.fill_organization_links(fetched, names.itglue_site(con))
     proposals, notes = plan(marts, fetched)
     names.attach(con, proposals, fetched)
+    proposals, dropped = decisions.drop_decided(con, proposals, fetched)  # dismissed and restored records
+    notes += dropped
     batch_id = write_batch(con, proposals, marts, guard, run_id)
     return batch_id, proposals, notes

@@ -18,6 +18,7 @@ import pyarrow as pa
 from splink import Linker
 
 from pipelines.linkage import charts as charts_mod
+from pipelines.linkage import kept_apart
 from pipelines.linkage.backend import Backend, LinkageEngine, create_engine
 from pipelines.linkage.models import (
     ModelMismatch,
@@ -54,6 +55,7 @@ class LinkageOptions:
     burst_min_records: int = 4               # manual records within burst_seconds either side: an import burst
     burst_seconds: int = 180                 # records made this close together were made in "the same minutes"
     pair_floor: float = 0.01                 # pairs below this probability are not kept in the pair tables
+    fresh_hours: int = 12                    # a source extracted this long before IT Glue is still this run's
     thresholds: dict[str, float] = field(default_factory=dict)  # per entity type, else the spec's
 
 
@@ -100,6 +102,7 @@ def _load_staging(engine: LinkageEngine, staging: Mapping[str, object]) -> None:
 def _load_history(engine: LinkageEngine, history: Mapping[str, object] | None, run_at: datetime) -> None:
     con = engine.con
     con.execute("CREATE OR REPLACE TEMP TABLE run_meta AS SELECT ?::TIMESTAMPTZ AS run_at", [run_at])
+    kept_apart.load(con, (history or {}).get("kept_apart"))
     shapes = {
         "record_history": "entity_type VARCHAR, source VARCHAR, source_id VARCHAR, first_seen TIMESTAMPTZ, "
                           "last_seen TIMESTAMPTZ",
@@ -231,6 +234,7 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
         WHERE match_probability >= {threshold} OR is_certain""")
     if link_type == "dedupe_only":
         con.execute(f"UPDATE edges_{e} SET source_dataset_l = '{sources[0]}', source_dataset_r = '{sources[0]}'")
+    kept_apart.drop_edges(con, e)  # pairs a person dismissed stay apart
     edges = engine.register(f"edges_{e}", f"edges_{e}")
     clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(edges, threshold_match_probability=0.0)
     # cluster ids as the smallest member id: stable across runs while the cluster keeps that member
@@ -293,9 +297,17 @@ def _build_marts(engine: LinkageEngine, entity_types: tuple[str, ...], options: 
     con.execute("CREATE OR REPLACE TEMP TABLE linkage_edges AS " + " UNION ALL ".join(
         f"SELECT '{e}' AS entity_type, unique_id_l, unique_id_r, match_probability FROM edges_{e}"
         for e in ENTITY_TYPES))
+    # every scored pair (not only those above the threshold): a copy to delete must itself be sure to be the survivor's
+    con.execute("CREATE OR REPLACE TEMP TABLE linkage_pairs AS " + " UNION ALL ".join(
+        f"SELECT '{e}' AS entity_type, unique_id_l, unique_id_r, "
+        f"CASE WHEN is_certain THEN 1.0 ELSE match_probability END AS match_probability FROM pairs_{e}"
+        if e in entity_types else
+        f"SELECT '{e}' AS entity_type, NULL::VARCHAR AS unique_id_l, NULL::VARCHAR AS unique_id_r, "
+        "NULL::DOUBLE AS match_probability WHERE FALSE"
+        for e in ENTITY_TYPES))
     con.execute(_sql("duplicates.sql", burst_min_records=options.burst_min_records,
                      burst_seconds=options.burst_seconds))
-    con.execute(_sql("orphans.sql"))
+    con.execute(_sql("orphans.sql", fresh_hours=options.fresh_hours))
     con.execute(_sql("organization_names.sql"))  # organization_name on duplicates and orphans
     con.execute(_sql("history.sql"))
     tables = {
@@ -351,6 +363,8 @@ def read_staging(warehouse: Warehouse) -> tuple[dict[str, pa.Table], dict[str, p
         for name in ("record_history", "link_history"):
             if table_exists(con, "linkage", name):
                 history[name] = con.sql(f"SELECT * FROM linkage.{name}").to_arrow_table()
+        if (dismissed := kept_apart.read(con)) is not None:
+            history["kept_apart"] = dismissed  # pairs a person dismissed
     return staging, history
 
 

@@ -61,15 +61,24 @@ def cause_accuracy(duplicates: pl.DataFrame, truth_dups: pl.DataFrame) -> dict:
     return out
 
 
+PROVEN_ORPHAN_REASONS = ("psa_orphaned", "psa_record_deleted", "rmm_device_deleted")
+
+
 def orphan_scores(orphans: pl.DataFrame, truth_orphans: pl.DataFrame) -> dict:
-    """Precision/recall of (entity_type, source_id) flagged as orphans, and accuracy of the reason on hits."""
+    """Precision/recall of (entity_type, source_id) flagged as orphans, and accuracy of the reason on hits. Only the
+    reasons that claim the partner is gone count as flags; `unlinked` rows (no partner found, no proof) are counted
+    apart: how many, and how many of them truly are orphans."""
     found = orphans.filter(pl.col("source") == "itglue") if "source" in orphans.columns else orphans
+    unlinked = found.filter(~pl.col("reason").is_in(PROVEN_ORPHAN_REASONS))
+    found = found.filter(pl.col("reason").is_in(PROVEN_ORPHAN_REASONS))
     f = found.select("entity_type", "source_id", pl.col("reason").alias("found"))
     j = truth_orphans.join(f, on=["entity_type", "source_id"], how="inner")
     p = j.height / f.height if f.height else 1.0
     r = j.height / truth_orphans.height if truth_orphans.height else 1.0
+    u = unlinked.select("entity_type", "source_id").join(truth_orphans, on=["entity_type", "source_id"], how="inner")
     return {"precision": p, "recall": r, "reason_accuracy": (j["reason"] == j["found"]).mean() if j.height else None,
-            "found": f.height, "true": truth_orphans.height}
+            "found": f.height, "true": truth_orphans.height, "unlinked": unlinked.height,
+            "unlinked_true_orphans": u.height}
 
 
 def exact_match_baseline(staging: dict[str, pl.DataFrame]) -> pl.DataFrame:

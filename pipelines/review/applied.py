@@ -13,7 +13,6 @@ SKIPPED = ("skipped_changed", "skipped_not_empty", "rejected", "already_gone")
 
 def applied_rows(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[dict[str, Any]]:
     """Each finished action of the batch with its outcome, message, and whether it can be restored now."""
-    store.ensure_schema(con)
     rows = store.rows(con, """
         SELECT s.action_id, s.action, s.entity_type, s.source_id, s.subject, s.organization_name, s.resource_url,
                s.last_outcome AS outcome, s.last_message AS message,
@@ -31,6 +30,7 @@ def applied_rows(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[dict[str
 
 def totals_lines(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[str]:
     """What `msp-recon apply` prints after a run: totals, what was skipped and why, never the whole batch again."""
+    store.ensure_schema(con)
     rows = applied_rows(con, batch_id)
     found = approval.valid_approval(con, batch_id)
     excluded = len(found.excluded_action_ids) if found else 0

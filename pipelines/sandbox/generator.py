@@ -23,6 +23,7 @@ from pipelines.sandbox.rmm_view import assign_rmm_ids, build_datto, build_ninja
 from pipelines.sandbox.tenant import (
     CAUSES,
     CLIENT_RATES,
+    DAY,
     DEVICE_RATES,
     LAST_PSA_SYNC,
     NOW,
@@ -37,32 +38,36 @@ PSAS = ("autotask", "connectwise")
 
 
 def generate(seed: int, scale: int, psa: str = "autotask", difficulty: str | float = "standard",
-             rmm: str = "both") -> World:
+             rmm: str = "both", weeks_ago: int = 0) -> World:
     """A tenant of `scale` client organizations (tens to tens of thousands), its systems' records and ground truth.
 
-    About 20 devices and 8 people per client; scale 2500 gives about 54,000 IT Glue configurations.
+    About 20 devices and 8 people per client; scale 2500 gives about 54,000 IT Glue configurations. `weeks_ago`: the
+    PSA as an earlier weekly run saw it (records deleted since were still there), for runs that need a history; the
+    other systems and the truth are today's.
     """
     if psa not in PSAS:
         raise ValueError(f"psa must be one of {', '.join(PSAS)}, not {psa!r}")
     if scale < 1:
         raise ValueError(f"scale must be at least 1 client organization, not {scale}")
     variation = variation_for(seed, difficulty, rmm)
+    if weeks_ago < 0:
+        raise ValueError(f"weeks_ago must be 0 or more, not {weeks_ago}")
     # Hundreds of thousands of small dicts and no cycles among them: the cyclic GC would only rescan them.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _generate(seed, scale, psa, variation)
+        return _generate(seed, scale, psa, variation, weeks_ago)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _generate(seed: int, scale: int, psa: str, variation) -> World:
+def _generate(seed: int, scale: int, psa: str, variation, weeks_ago: int = 0) -> World:
     rng = TenantRandom(seed)
     tenant = build_tenant(rng, scale, variation)
     assign_rmm_ids(rng, tenant)
     records = psa_view.build_psa(rng, tenant)
-    connectwise, autotask = psa_view.render(records)
+    connectwise, autotask = psa_view.render(records, as_of=NOW - weeks_ago * 7 * DAY)
     datto, site_of = build_datto(rng, tenant, records)
     ninja, ninja_org_of = build_ninja(rng, tenant)
     glue = build_itglue(rng, tenant, records)
@@ -71,7 +76,7 @@ def _generate(seed: int, scale: int, psa: str, variation) -> World:
         "configurations": [render_config(g) for g in glue.configs],
         "contacts": [render_contact(k) for k in glue.contacts],
     }
-    rmm_records = render_rmm_records(rng, glue)
+    rmm_records = render_rmm_records(rng, glue, tenant.variation.timeline.rmm_direct_start)
     truth = build_truth(tenant, records, datto, site_of, ninja, ninja_org_of, glue)
     extra = {
         "now": psa_view.iso_ms(NOW),
@@ -81,7 +86,10 @@ def _generate(seed: int, scale: int, psa: str, variation) -> World:
         "rates": {"client": CLIENT_RATES, "device": DEVICE_RATES, "person": PERSON_RATES},
         "msp_itglue_org_id": str(glue.main_org[0].id),
         "difficulty": variation.level,
+        "timeline": {k: psa_view.iso_ms(getattr(variation.timeline, k)) for k in
+                     ("rmm_direct_start", "psa_sync_start", "rmm_switch")},
         "rmm": variation.rmm,
+        "weeks_ago": weeks_ago,
     }
     if variation.on:
         extra["rates"]["this_tenant"] = dict(sorted(variation.used.items()))

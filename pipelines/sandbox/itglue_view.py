@@ -16,9 +16,7 @@ from pipelines.sandbox.tenant import (
     DAY,
     LAST_PSA_SYNC,
     NOW,
-    PSA_SYNC_START,
     RMM_DIRECT_START,
-    RMM_SWITCH,
     T_2016,
     Client,
     Device,
@@ -109,10 +107,10 @@ class _Planner:
         """When the PSA sync brought a record into IT Glue. Records older than the first sync were created by it
         (a burst), unless a hand-made record matched exactly and kept its own older date."""
         rng = self.rng
-        if psa_created < PSA_SYNC_START:
+        if psa_created < self.v.timeline.psa_sync_start:
             if matched_before_sync and rng.random() < 0.6:
                 return psa_created + rng.randint(600, 3 * DAY)
-            return PSA_SYNC_START + rng.randint(0, 7200)
+            return self.v.timeline.psa_sync_start + rng.randint(0, 7200)
         return min(psa_created + rng.randint(300, 3600), LAST_PSA_SYNC)
 
     def burst(self, c: Client, which: int) -> int:
@@ -150,8 +148,8 @@ class _Planner:
         for c in self.tenant.clients[1:]:
             company = self.psa.company_of[c.idx]
             if c.role == "pre_sync_existing":
-                created = PSA_SYNC_START + rng.randint(0, 7200)  # the sync found no exact match: a new org
-            elif company.created < PSA_SYNC_START:
+                created = self.v.timeline.psa_sync_start + rng.randint(0, 7200)  # the sync found no exact match: a new org
+            elif company.created < self.v.timeline.psa_sync_start:
                 created = company.created + rng.randint(3600, 20 * DAY)  # documented by hand, matched at first sync
             else:
                 created = self.synced_at(company.created)
@@ -170,7 +168,7 @@ class _Planner:
                 dups.append(GlueOrg(c, self.hand_named(c), None, t, self.updated(t)))
             elif c.role == "sync_method_change":
                 # Created by the Datto RMM site mapping, named as the site was then.
-                t = max(c.onboarded, RMM_DIRECT_START) + rng.randint(DAY, 30 * DAY)
+                t = max(c.onboarded, self.v.timeline.rmm_direct_start) + rng.randint(DAY, 30 * DAY)
                 if self.v.on:  # the RMM's integration made it, named after the site (or the NinjaOne organization)
                     name = c.rmm_site_name or c.ninja_name or self.hand_named(c)
                 else:
@@ -277,7 +275,7 @@ class _Planner:
                     rmm = self.rmm_kind(d) if rng.random() < 0.5 else None
                     self.synced_config(d, rmm=rmm, primary=True)
                 elif self.rmm_kind(d):
-                    t = max(d.first_seen, RMM_DIRECT_START) + rng.randint(600, 2 * DAY)
+                    t = max(d.first_seen, self.v.timeline.rmm_direct_start) + rng.randint(600, 2 * DAY)
                     self.rmm_direct_config(main, d, t, rmm=self.rmm_kind(d), primary=True)
                 else:
                     t = self.burst(c, 0) if rng.random() < 0.5 else d.first_seen + rng.randint(DAY, 60 * DAY)
@@ -286,14 +284,14 @@ class _Planner:
             elif role == "pre_sync_existing":
                 org = self.dup_org(c) if d.in_dup_org else main
                 lo = max(d.first_seen, org.created + 3600)
-                t = rng.randint(lo, max(lo, PSA_SYNC_START - DAY))
+                t = rng.randint(lo, max(lo, self.v.timeline.psa_sync_start - DAY))
                 # Typed by hand: another spelling of the name, often no serial or MAC, so the sync could not match.
                 name = rng.choice([d.hostname.lower(), d.fqdn, f"{d.hostname} ({d.model})", d.hostname.title()])
                 manual = self.add_config(org, d, None, t, name=name,
                                          hostname=d.fqdn if rng.random() < 0.5 else d.hostname.lower(),
                                          serial=None if rng.random() < 0.6 else d.serial,
                                          mac=None if rng.random() < 0.4 else self.mac_text(d))
-                synced = self.synced_config(d, created=PSA_SYNC_START + rng.randint(0, 7200),
+                synced = self.synced_config(d, created=self.v.timeline.psa_sync_start + rng.randint(0, 7200),
                                             rmm=self.rmm_kind(d) if rng.random() < 0.3 else None, primary=True)
                 manual.cause = synced.cause = role
             elif role == "csv_double_import":
@@ -307,8 +305,8 @@ class _Planner:
                 first.cause = second.cause = role
             elif role == "sync_method_change":
                 org = self.dup_org(c) if d.in_dup_org else main
-                lo = max(d.first_seen, RMM_DIRECT_START, org.created + 3600)
-                t = rng.randint(lo, max(lo, RMM_SWITCH - DAY))
+                lo = max(d.first_seen, self.v.timeline.rmm_direct_start, org.created + 3600)
+                t = rng.randint(lo, max(lo, self.v.timeline.rmm_switch - DAY))
                 direct = self.rmm_direct_config(org, d, t, rmm=self.rmm_kind(d) or "aem")
                 synced = self.synced_config(d, primary=True)
                 direct.cause = synced.cause = role
@@ -320,7 +318,7 @@ class _Planner:
                 item = self.psa.items_of[d.n][0]
                 self.orphan(self.synced_config(d, primary=True), role, item.deleted_at)
             elif role == "rmm_device_deleted":
-                t = max(d.first_seen, RMM_DIRECT_START) + rng.randint(600, 2 * DAY)
+                t = max(d.first_seen, self.v.timeline.rmm_direct_start) + rng.randint(600, 2 * DAY)
                 rmm = "aem" if d.client.in_datto else "ninja-rmm"
                 cfg = self.rmm_direct_config(main, d, min(t, NOW - 30 * DAY), rmm=rmm, primary=True)
                 cfg.orphan = role
@@ -355,7 +353,7 @@ class _Planner:
             elif role == "pre_sync_existing":
                 org = self.dup_org(c) if p.in_dup_org else main
                 lo = max(p.created, org.created + 3600)
-                t = rng.randint(lo, max(lo, PSA_SYNC_START - DAY))
+                t = rng.randint(lo, max(lo, self.v.timeline.psa_sync_start - DAY))
                 nick = NICKNAMES.get(p.first)
                 extra = {}
                 if self.v.chance("manual_typo"):  # typed by hand: a slip in the surname or the first name
@@ -365,7 +363,7 @@ class _Planner:
                                           nickname=nick is not None, **extra,
                                           email=p.email if rng.random() < 0.5 else (None if nick else p.email.upper()),
                                           title=None if rng.random() < 0.5 else p.title)
-                synced = self.synced_contact(p, created=PSA_SYNC_START + rng.randint(0, 7200), primary=True)
+                synced = self.synced_contact(p, created=self.v.timeline.psa_sync_start + rng.randint(0, 7200), primary=True)
                 manual.cause = synced.cause = role
             elif role == "csv_double_import":
                 a = self.add_contact(self.dup_org(c, 0) if p.in_dup_org else main, p, None, self.burst(c, 0),
@@ -462,7 +460,8 @@ def render_contact(k: GlueContact) -> dict:
     }}
 
 
-def render_rmm_records(rng: random.Random, glue: ItGlue) -> dict[str, list[dict]]:
+def render_rmm_records(rng: random.Random, glue: ItGlue, rmm_direct_start: int = RMM_DIRECT_START
+                       ) -> dict[str, list[dict]]:
     """configuration id -> its RMM records (what `include=rmm_records` returns)."""
     out: dict[str, list[dict]] = {}
     next_id = 610000
@@ -476,7 +475,7 @@ def render_rmm_records(rng: random.Random, glue: ItGlue) -> dict[str, list[dict]
             NOW - rng.randint(30 * DAY, 400 * DAY)
         macs = [hw.mac_colon(d.mac)] + ([hw.mac_colon(d.nic_mac)] if d.vpn_mac else [])
         # Attached when the RMM integration first saw the device, which may be after the copy was made.
-        attached = max(g.created, d.first_seen, RMM_DIRECT_START) + rng.randint(60, 3600)
+        attached = max(g.created, d.first_seen, rmm_direct_start) + rng.randint(60, 3600)
         out[str(g.id)] = [{"id": str(next_id), "type": "rmm-records", "attributes": {
             "configuration-id": g.id, "name": d.rmm_hostname, "hostname": d.rmm_hostname,
             "serial-number": d.rmm_serial or d.serial, "mac-addresses": macs, "ip-address": d.ip,

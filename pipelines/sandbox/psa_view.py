@@ -18,7 +18,6 @@ from pipelines.sandbox.tenant import (
     DAY,
     LAST_PSA_SYNC,
     NOW,
-    RMM_SWITCH,
     T_2016,
     Client,
     Device,
@@ -186,7 +185,7 @@ def build_psa(rng: random.Random, tenant: Tenant) -> Psa:
             continue
         company = psa.company_of[d.client.idx]
         # Since the sync method change the RMM creates the CIs; before it, people did.
-        created = max(d.first_seen, RMM_SWITCH) + rng.randint(600, 3 * DAY) if d.in_datto and \
+        created = max(d.first_seen, v.timeline.rmm_switch) + rng.randint(600, 3 * DAY) if d.in_datto and \
             d.role == "sync_method_change" else d.first_seen + rng.randint(600, 5 * DAY)
         created = min(created, NOW - 7200)
         serial = d.serial if rng.random() > 0.06 else None
@@ -261,8 +260,9 @@ def _cw_ref(company: Company) -> dict:
             "_info": {"company_href": f"{_CW_BASE}/company/companies/{company.id}"}}
 
 
-def connectwise_company(c: Company) -> dict:
+def connectwise_company(c: Company, as_of: int = NOW) -> dict:
     client = c.client
+    deleted = c.deleted_at if c.deleted_at is not None and c.deleted_at <= as_of else None
     return {
         "id": c.id, "identifier": c.identifier, "name": c.name,
         "status": {"id": 1 if c.active else 2, "name": "Active" if c.active else "Inactive"},
@@ -272,10 +272,10 @@ def connectwise_company(c: Company) -> dict:
         "faxNumber": "", "website": f"www.{client.domain}", "accountNumber": "",
         "dateAcquired": iso_s(c.created), "leadFlag": False, "unsubscribeFlag": False,
         "site": {"id": c.id * 10 + 1, "name": "Main"},
-        "deletedFlag": c.deleted_at is not None,
-        "dateDeleted": iso_s(c.deleted_at) if c.deleted_at is not None else None,
-        "deletedBy": "jdoe" if c.deleted_at is not None else None,
-        "_info": {"lastUpdated": iso_s(max(c.updated, c.deleted_at or 0)), "updatedBy": "ApiMember",
+        "deletedFlag": deleted is not None,
+        "dateDeleted": iso_s(deleted) if deleted is not None else None,
+        "deletedBy": "jdoe" if deleted is not None else None,
+        "_info": {"lastUpdated": iso_s(max(c.updated, deleted or 0)), "updatedBy": "ApiMember",
                   "dateEntered": iso_s(c.created), "enteredBy": "User1"},
     }
 
@@ -379,17 +379,22 @@ def stable_id(name: str) -> int:
     return zlib.crc32(name.encode()) % 9000 + 1
 
 
-def render(psa: Psa) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
-    """(connectwise, autotask) resources. Deleted CIs and contacts are absent from both."""
-    live_items = [i for i in psa.items if i.deleted_at is None]
-    live_contacts = [k for k in psa.contacts if k.deleted_at is None]
+def render(psa: Psa, as_of: int = NOW) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+    """(connectwise, autotask) resources as they stood at `as_of` (today, or last week's run: records deleted since
+    were still there). Deleted CIs and contacts are absent from both."""
+
+    def live(r) -> bool:
+        return r.deleted_at is None or r.deleted_at > as_of
+
+    live_items = [i for i in psa.items if live(i)]
+    live_contacts = [k for k in psa.contacts if live(k)]
     connectwise = {
-        "companies": [connectwise_company(c) for c in psa.companies],
+        "companies": [connectwise_company(c, as_of) for c in psa.companies],
         "configurations": [connectwise_configuration(i) for i in live_items],
         "contacts": [connectwise_contact(k) for k in live_contacts],
     }
     autotask = {
-        "companies": [autotask_company(c) for c in psa.companies if c.deleted_at is None],
+        "companies": [autotask_company(c) for c in psa.companies if live(c)],
         "configuration_items": [autotask_configuration_item(i) for i in live_items],
         "contacts": [autotask_contact(k) for k in live_contacts],
     }

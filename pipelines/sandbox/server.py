@@ -70,6 +70,7 @@ class Faults:
     retry_after: str | None = "1"  # Retry-After on injected 429s; None sends none
     fail_first: int = 0  # the first N matching requests get `fail_status`
     fail_every: int = 0
+    fail_after: int = 0  # every matching request after the first N fails: an outage that starts midway
     fail_status: int = 503  # 503, 500, or 403 (an API user without the permission)
     delay_seconds: float = 0.0  # added to every matching response
     hang_first: int = 0  # the first N matching requests sleep `hang_seconds` (client timeouts)
@@ -168,7 +169,8 @@ class FaultInjector:
                 scope, receive, send)
             return
         failing = (f.fail_first and n <= f.fail_first) or (
-            f.fail_every and n > f.fail_first and (n - f.fail_first) % f.fail_every == 0)
+            f.fail_every and n > f.fail_first and (n - f.fail_first) % f.fail_every == 0) or (
+            f.fail_after and n > f.fail_after)
         if failing:
             title = {403: "Forbidden", 500: "Internal Server Error"}.get(f.fail_status, "Service Unavailable")
             await JSONResponse({"errors": [{"status": f.fail_status, "title": title}]}, f.fail_status)(

@@ -173,6 +173,25 @@ class Tenant:
     variation: Variation = field(default_factory=lambda: variation_for(0, "standard"))
 
 
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """When the MSP turned each integration on. A tidy tenant has the dates above; each hard tenant its own, so a
+    cause is told by the signatures the article describes (which copy came first, which syncs), not by a date."""
+
+    rmm_direct_start: int = RMM_DIRECT_START
+    psa_sync_start: int = PSA_SYNC_START
+    rmm_switch: int = RMM_SWITCH
+
+
+def timeline_for(v: Variation) -> Timeline:
+    if not v.on:
+        return Timeline()
+    rng = v.rng
+    direct = T_2016 + rng.randint(200, 900) * DAY
+    sync = direct + rng.randint(200, 700) * DAY
+    return Timeline(direct, sync, min(sync + rng.randint(300, 900) * DAY, NOW - 500 * DAY))
+
+
 class TenantRandom(random.Random):
     """random.Random with a cheaper randint (the stdlib's is a third of the generator's time at scale)."""
 
@@ -344,9 +363,9 @@ def plan_client_roles(rng: random.Random, clients: list[Client], v: Variation) -
             c = pool.pop()
             c.role = role
             if role == "pre_sync_existing":
-                c.onboarded = rng.randint(T_2016, PSA_SYNC_START - 90 * DAY)
+                c.onboarded = rng.randint(T_2016, v.timeline.psa_sync_start - 90 * DAY)
             elif role == "sync_method_change":
-                c.onboarded = rng.randint(T_2016, RMM_SWITCH - 200 * DAY)
+                c.onboarded = rng.randint(T_2016, v.timeline.rmm_switch - 200 * DAY)
                 c.rmm = "ninja" if v.rmm == "ninjaone" else "datto"
             elif role in ("psa_orphaned", "psa_record_deleted"):
                 c.rmm = None  # a former client: agents removed
@@ -462,13 +481,13 @@ def plan_device_story(rng: random.Random, clients: list[Client], devices: list[D
         elif c.role == "pre_sync_existing":
             for d in _pick(rng, c.devices, rng.randint(1, 3)):
                 d.role, d.in_dup_org = "pre_sync_existing", True
-                d.first_seen = rng.randint(c.onboarded, PSA_SYNC_START - 30 * DAY)
+                d.first_seen = rng.randint(c.onboarded, v.timeline.psa_sync_start - 30 * DAY)
         elif c.role == "sync_method_change":
             # The RMM-created organization holds the RMM-direct copy of every device the agent saw back then.
             for d in c.devices:
                 if (d.in_datto and not d.datto_deleted) or (v.rmm == "ninjaone" and d.in_ninja):
                     d.role, d.in_dup_org = "sync_method_change", True
-                    d.first_seen = rng.randint(c.onboarded, RMM_SWITCH - 60 * DAY)
+                    d.first_seen = rng.randint(c.onboarded, v.timeline.rmm_switch - 60 * DAY)
         elif c.role == "source_duplicate":
             d = rng.choice([d for d in c.devices if d.vm_pool is None])
             d.role, d.in_dup_org = "source_duplicate", True
@@ -492,7 +511,7 @@ def plan_device_story(rng: random.Random, clients: list[Client], devices: list[D
         return (d.in_datto and not d.datto_deleted) or (v.rmm == "ninjaone" and d.in_ninja)
 
     # Rarer, more constrained stories first, so their pools are not used up.
-    for d in _pick(rng, free(lambda d: direct_rmm(d) and d.first_seen < RMM_SWITCH - 10 * DAY),
+    for d in _pick(rng, free(lambda d: direct_rmm(d) and d.first_seen < v.timeline.rmm_switch - 10 * DAY),
                    quota(rate("sync_method_change"), total)):
         d.role = "sync_method_change"
     for d in _pick(rng, free(lambda d: d.computer and (d.client.in_datto or v.rmm == "ninjaone" and d.client.in_ninja)),
@@ -517,11 +536,11 @@ def plan_device_story(rng: random.Random, clients: list[Client], devices: list[D
             done += 1
         csv_clients.append(rows[0].client)
     # Documented by hand before the first sync: only clients the MSP had by then (and whose organization was too).
-    for d in _pick(rng, free(lambda d: d.client.onboarded < PSA_SYNC_START - 60 * DAY
+    for d in _pick(rng, free(lambda d: d.client.onboarded < v.timeline.psa_sync_start - 60 * DAY
                              and d.client.role != "pre_sync_existing"),
                    quota(rate("pre_sync_existing"), total)):
         d.role = "pre_sync_existing"
-        d.first_seen = rng.randint(d.client.onboarded, PSA_SYNC_START - 30 * DAY)
+        d.first_seen = rng.randint(d.client.onboarded, v.timeline.psa_sync_start - 30 * DAY)
     for d in _pick(rng, free(lambda d: True), quota(rate("source_duplicate"), total)):
         d.role = "source_duplicate"
     for reason in ("psa_orphaned", "psa_record_deleted"):
@@ -617,14 +636,14 @@ def plan_person_story(rng: random.Random, clients: list[Client], people: list[Pe
                 if c.role == "csv_double_import":
                     p.in_psa = False
                 if c.role == "pre_sync_existing":
-                    p.created = rng.randint(c.onboarded, PSA_SYNC_START - 30 * DAY)
+                    p.created = rng.randint(c.onboarded, v.timeline.psa_sync_start - 30 * DAY)
     active = [p for p in people if p.client.role not in ("psa_orphaned", "psa_record_deleted")]
     total = len(active)
 
     def free(role: str) -> list[Person]:
         any_client = role != "pre_sync_existing"
         return [p for p in active if p.role is None and p.n not in protected and (p.client.role is None or v.on)
-                and (any_client or (p.client.onboarded < PSA_SYNC_START - 60 * DAY
+                and (any_client or (p.client.onboarded < v.timeline.psa_sync_start - 60 * DAY
                                     and p.client.role != "pre_sync_existing"))]
 
     sheet_rows = [p for c in csv_clients for p in c.people if p.role is None and p.n not in protected]
@@ -636,7 +655,7 @@ def plan_person_story(rng: random.Random, clients: list[Client], people: list[Pe
             if role not in ("source_duplicate", "pre_sync_existing"):
                 p.in_psa = False
             if role == "pre_sync_existing":
-                p.created = rng.randint(p.client.onboarded, PSA_SYNC_START - 30 * DAY)
+                p.created = rng.randint(p.client.onboarded, v.timeline.psa_sync_start - 30 * DAY)
     for p in active:
         if p.role is None and p.n not in protected and rng.random() < v.rate("person.not_in_psa",
                                                                               PERSON_RATES["not_in_psa"]):
@@ -648,6 +667,7 @@ def plan_person_story(rng: random.Random, clients: list[Client], people: list[Pe
 def build_tenant(rng: random.Random, scale: int, v: Variation | None = None) -> Tenant:
     """The real clients, devices and people of an MSP with `scale` clients, and their story."""
     v = v or variation_for(0, "standard")
+    v.timeline = timeline_for(v)
     clients = build_clients(rng, scale, v)
     plan_client_roles(rng, clients, v)
     _ensure_rmm_mix(rng, clients, v.rmm)

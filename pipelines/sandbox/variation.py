@@ -11,6 +11,7 @@ import math
 import random
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 DIFFICULTIES = {"standard": 0.0, "hard": 1.0}
 RMMS = ("both", "datto_rmm", "ninjaone")
@@ -72,6 +73,7 @@ class Variation:
     rmm: str = "both"
     factors: dict[str, float] = field(default_factory=dict)  # per-tenant factor of each rate, drawn on first use
     used: dict[str, float] = field(default_factory=dict)     # every rate the tenant was built with
+    timeline: Any = None  # tenant.Timeline: when this MSP turned its integrations on (set by build_tenant)
 
     @property
     def on(self) -> bool:

@@ -20,10 +20,11 @@ PRESETS = {
 
 
 def build_world(seed: int = 7, scale: int = 60, psa: str = "autotask", difficulty: str | float = "standard",
-                rmm: str = "both") -> World:
+                rmm: str = "both", weeks_ago: int = 0) -> World:
     """A seeded tenant of `scale` client organizations (tens to tens of thousands).
 
     `difficulty`: "standard" (the tenant as it always was), "hard" (names, serials and stories vary as in real
     tenants, at rates drawn per tenant), or a number from 0 to 1 between them. `rmm`: which RMMs the MSP runs
-    ("both", "datto_rmm" or "ninjaone")."""
-    return generate(seed=seed, scale=scale, psa=psa, difficulty=difficulty, rmm=rmm)
+    ("both", "datto_rmm" or "ninjaone"). `weeks_ago`: the PSA as a weekly run that many weeks ago saw it (records
+    deleted since still there; everything else, the truth included, today's), to give a run its history."""
+    return generate(seed=seed, scale=scale, psa=psa, difficulty=difficulty, rmm=rmm, weeks_ago=weeks_ago)

@@ -41,6 +41,13 @@ CREATE TABLE IF NOT EXISTS audit.decisions (
     undone_at          TIMESTAMPTZ
 );
 
+-- The dismissed action as it stood in its batch (it leaves cleanup.actions).
+CREATE TABLE IF NOT EXISTS audit.dismissed_actions (
+    decision_id  VARCHAR NOT NULL,
+    action_id    VARCHAR NOT NULL,
+    action_json  VARCHAR NOT NULL
+);
+
 -- Pairs a person said are not one thing, as the linkage reads them (unique ids `source:source_id`): their edge is
 -- dropped before clustering.
 CREATE OR REPLACE VIEW audit.kept_apart AS

@@ -1,7 +1,7 @@
 -- marts.duplicates: records in a cluster that holds two or more records of one source, with the cluster's cause (the
 -- article's four signatures, domain.md) and the record to keep (the article's rule: the copy that syncs with the
 -- PSA wins). Reads linkage_records, entity_clusters, linkage_edges (entity_type, unique_id_l, unique_id_r,
--- match_probability: the edges the clusters were built from), {burst_min_records} and {burst_seconds} (integers).
+-- match_probability: the edges the clusters were built from), linkage_pairs (every scored pair), {burst_min_records} and {burst_seconds} (integers).
 
 CREATE OR REPLACE TEMP TABLE duplicates AS
 WITH manual AS (
@@ -88,18 +88,34 @@ WITH manual AS (
     JOIN edge e ON e.entity_type = m.entity_type AND e.u = m.unique_id
     JOIN entity_clusters o ON o.entity_type = e.entity_type AND o.unique_id = e.v AND o.cluster_id = m.cluster_id
     GROUP BY ALL
-)
-SELECT m.entity_type, m.cluster_id, m.source, m.source_id,
-       CASE WHEN row_number() OVER (
+), ranked AS (
+    SELECT m.*, row_number() OVER (
                 PARTITION BY m.entity_type, m.cluster_id, m.source
                 ORDER BY m.psa_integration = 'enabled' DESC NULLS LAST, m.has_rmm_record DESC,
                          m.rmm_device_id IS NOT NULL DESC, m.is_active DESC, m.is_deleted ASC,
-                         m.created_at ASC NULLS LAST, m.source_id) = 1
-            THEN 'keep' ELSE 'duplicate' END AS role,
+                         m.created_at ASC NULLS LAST, m.source_id) AS rank_in_source
+    FROM members m
+), keep_pair AS (
+    -- the probability Splink gave this copy paired with its survivor directly: a copy that is in the cluster only
+    -- through other records (A-B and B-C sure, A-C never scored or weak) has no proof of being the survivor's
+    -- twin, and cleanup does not delete it on membership alone
+    SELECT r.entity_type, r.unique_id, max(p.match_probability) AS keep_pair_probability
+    FROM ranked r
+    JOIN ranked k ON k.entity_type = r.entity_type AND k.cluster_id = r.cluster_id AND k.source = r.source
+                 AND k.rank_in_source = 1 AND r.rank_in_source > 1
+    JOIN linkage_pairs p ON p.entity_type = r.entity_type
+                        AND ((p.unique_id_l = r.unique_id AND p.unique_id_r = k.unique_id)
+                             OR (p.unique_id_r = r.unique_id AND p.unique_id_l = k.unique_id))
+    GROUP BY ALL
+)
+SELECT m.entity_type, m.cluster_id, m.source, m.source_id,
+       CASE WHEN m.rank_in_source = 1 THEN 'keep' ELSE 'duplicate' END AS role,
        c.cause,
        coalesce(d.p_same_source, d.p_any) AS match_probability,
+       CASE WHEN m.rank_in_source = 1 THEN 1.0 ELSE kp.keep_pair_probability END AS keep_pair_probability,
        m.n_in_source AS copies_in_source,
        m.psa_integration, m.has_rmm_record, m.created_at, m.resource_url
-FROM members m
+FROM ranked m
 JOIN caused c USING (entity_type, cluster_id, source)
-LEFT JOIN direct d USING (entity_type, unique_id);
+LEFT JOIN direct d USING (entity_type, unique_id)
+LEFT JOIN keep_pair kp USING (entity_type, unique_id);

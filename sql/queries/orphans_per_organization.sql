@@ -1,6 +1,7 @@
 -- Orphans per organization and reason: IT Glue records whose PSA or RMM source is gone (marts.orphans), counted
 -- per IT Glue organization. Reasons: psa_orphaned (IT Glue itself marks it orphaned), psa_record_deleted (synced, but
--- its PSA record is gone), rmm_device_deleted (its RMM device is gone).
+-- its PSA record is gone: linked in an earlier run, missing now), rmm_device_deleted (its RMM device is gone: its id
+-- is missing from the RMM or in its deleted devices), unlinked (no partner found, nothing shows it is gone: for review).
 --   duckdb -readonly data/published.duckdb < sql/queries/orphans_per_organization.sql
 WITH orphan AS (
     SELECT o.entity_type, o.source, o.source_id, o.reason,

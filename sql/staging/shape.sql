@@ -9,8 +9,8 @@ CREATE OR REPLACE TEMP TABLE configurations_shape (
     source VARCHAR, source_id VARCHAR, organization_source_id VARCHAR, name VARCHAR, name_norm VARCHAR,
     hostname_norm VARCHAR, serial_norm VARCHAR, mac_norm VARCHAR, macs VARCHAR[], ip VARCHAR, config_type VARCHAR,
     manufacturer VARCHAR, model VARCHAR, os VARCHAR, psa_integration VARCHAR, has_rmm_record BOOLEAN,
-    rmm_device_id VARCHAR, is_active BOOLEAN, is_deleted BOOLEAN, archived BOOLEAN, resource_url VARCHAR,
-    created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, extracted_at TIMESTAMPTZ
+    rmm_device_id VARCHAR, rmm_source VARCHAR, is_active BOOLEAN, is_deleted BOOLEAN, archived BOOLEAN,
+    resource_url VARCHAR, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, extracted_at TIMESTAMPTZ
 );
 CREATE OR REPLACE TEMP TABLE contacts_shape (
     source VARCHAR, source_id VARCHAR, organization_source_id VARCHAR, first_name VARCHAR, last_name VARCHAR,

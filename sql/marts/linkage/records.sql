@@ -5,17 +5,18 @@ CREATE OR REPLACE TEMP TABLE linkage_records AS
 SELECT 'organization' AS entity_type, o.source || ':' || o.source_id AS unique_id, o.source, o.source_id,
        coalesce(r.role, 'other') AS role, o.psa_integration, FALSE AS has_rmm_record, NULL::VARCHAR AS rmm_device_id,
        FALSE AS is_deleted, coalesce(o.is_active, TRUE) AS is_active, o.created_at, o.resource_url,
-       NULL::VARCHAR AS organization_uid
+       NULL::VARCHAR AS organization_uid, NULL::VARCHAR AS rmm_source, o.extracted_at
 FROM stg_organizations o LEFT JOIN source_roles r USING (source)
 UNION ALL
 SELECT 'configuration', c.source || ':' || c.source_id, c.source, c.source_id, coalesce(r.role, 'other'),
        c.psa_integration, coalesce(c.has_rmm_record, FALSE), c.rmm_device_id, coalesce(c.is_deleted, FALSE),
-       coalesce(c.is_active, TRUE), c.created_at, c.resource_url, c.source || ':' || c.organization_source_id
+       coalesce(c.is_active, TRUE), c.created_at, c.resource_url, c.source || ':' || c.organization_source_id,
+       c.rmm_source, c.extracted_at
 FROM stg_configurations c LEFT JOIN source_roles r USING (source)
 UNION ALL
 SELECT 'contact', c.source || ':' || c.source_id, c.source, c.source_id, coalesce(r.role, 'other'),
        c.psa_integration, FALSE, NULL, FALSE, TRUE, c.created_at, c.resource_url,
-       c.source || ':' || c.organization_source_id
+       c.source || ':' || c.organization_source_id, NULL, c.extracted_at
 FROM stg_contacts c LEFT JOIN source_roles r USING (source);
 
 CREATE OR REPLACE TEMP TABLE entity_clusters AS

@@ -17,6 +17,10 @@ SELECT
     psa_integration,
     rmm_record_count > 0 AS has_rmm_record,
     rmm_device_id,
+    -- which RMM the attached record came from (IT Glue's rmm-integration-type): an id is only proven gone by a
+    -- complete extraction of that RMM
+    CASE rmm_integration_type WHEN 'aem' THEN 'datto_rmm' WHEN 'ninja-rmm' THEN 'ninjaone'
+                              WHEN 'msp-n-central' THEN 'ncentral' WHEN 'automate' THEN 'automate' END AS rmm_source,
     coalesce(configuration_status_name, 'Active') <> 'Inactive' AS is_active,
     FALSE AS is_deleted,
     coalesce(archived, FALSE) AS archived,

@@ -1,0 +1,115 @@
+"""Destructive only on proof: an orphan reason needs evidence that the partner is gone, a duplicate delete needs the
+pair itself. The chain of issue 9: an RMM site not linked to its IT Glue organization left a live device's RMM-synced
+documentation without a partner, and "no partner" became `rmm_device_deleted` and a delete."""
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+
+from pipelines.cleanup.itglue_api import Fetched
+from pipelines.cleanup.plan import MartRows, plan
+from pipelines.linkage.models import ModelStore
+from pipelines.linkage.pipeline import LinkageOptions, link_staging
+from tests.test_linkage_cases import T0, cfg, orgs
+
+PRIORS = LinkageOptions(train="priors", charts=False)
+NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+
+
+def vertex_orgs() -> pl.DataFrame:
+    # the RMM site carries no PSA company id and shares nothing else with the IT Glue organization
+    return orgs(("itglue", "11", "Vertex Stone Partners PLLC", "vertex stone partners", None, None, T0),
+                ("datto_rmm", "s1", "Vertex Stone Partners - Main Office", "vertex stone partners main office",
+                 None, None, T0),
+                ("itglue", "12", "Fabrikam", "fabrikam", None, None, T0),
+                ("datto_rmm", "s2", "Fabrikam", "fabrikam", None, None, T0))
+
+
+def at(rows: list[dict], when: datetime) -> pl.DataFrame:
+    return pl.DataFrame([{**r, "extracted_at": r.get("extracted_at", when)} for r in rows])
+
+
+def orphan_reasons(configurations: pl.DataFrame, tmp_path, organizations=None) -> dict[str, tuple[str, str]]:
+    result = link_staging({"organizations": organizations if organizations is not None else vertex_orgs(),
+                           "configurations": configurations}, ModelStore(tmp_path / "models"), options=PRIORS)
+    orphans = pl.from_arrow(result.tables["marts.orphans"]).filter(pl.col("source") == "itglue")
+    return {r["source_id"]: (r["reason"], r["proof"]) for r in orphans.iter_rows(named=True)}
+
+
+def test_no_partner_found_is_not_a_deleted_device(tmp_path):
+    rows = [
+        # alive in Datto under the id its IT Glue copy names, whatever linkage made of the two organizations
+        cfg("itglue", "g1", "11", "vsp-ws01", "SN-A1", "AABBCCDDEE01", has_rmm=True, rmm="dev-1",
+            rmm_source="datto_rmm"),
+        cfg("datto_rmm", "dev-1", "s1", "vsp-ws01", "SN-A1", "AABBCCDDEE01", rmm="dev-1"),
+        # RMM data without a device id: nothing to prove anything with
+        cfg("itglue", "g2", "11", "vsp-ws02", "SN-A2", None, has_rmm=True, rmm_source="datto_rmm"),
+        # its device id is in no complete Datto extraction: gone
+        cfg("itglue", "g3", "11", "vsp-ws03", "SN-A3", None, has_rmm=True, rmm="dev-3", rmm_source="datto_rmm"),
+        # the device sits in Datto's deleted devices
+        cfg("itglue", "g4", "12", "fab-ws04", "SN-B4", None, has_rmm=True, rmm="dev-4", rmm_source="datto_rmm"),
+        cfg("datto_rmm", "dev-4", None, "fab-ws04", "SN-B4", None, rmm="dev-4", deleted=True),
+        # a NinjaOne device while only Datto was extracted: NinjaOne's silence proves nothing
+        cfg("itglue", "g5", "12", "fab-ws05", "SN-B5", None, has_rmm=True, rmm="77", rmm_source="ninjaone"),
+        cfg("datto_rmm", "dev-9", "s2", "fab-ws09", "SN-B9", None, rmm="dev-9"),
+    ]
+    reasons = orphan_reasons(at(rows, NOW), tmp_path)
+    assert "g1" not in reasons or reasons["g1"][0] == "unlinked"
+    assert reasons["g2"][0] == "unlinked" and "device id is unknown" in reasons["g2"][1]
+    assert reasons["g3"] == ("rmm_device_deleted",
+                             "its RMM device dev-3 is absent from this run's complete datto_rmm extraction")
+    assert reasons["g4"][0] == "rmm_device_deleted" and "deleted devices" in reasons["g4"][1]
+    assert reasons["g5"][0] == "unlinked"
+
+
+def test_a_stale_rmm_extraction_proves_nothing(tmp_path):
+    # Datto failed this week: its tables are last week's, so a device added since is missing from them
+    glue = [cfg("itglue", "g3", "11", "vsp-ws03", "SN-A3", None, has_rmm=True, rmm="dev-3", rmm_source="datto_rmm")]
+    datto = [cfg("datto_rmm", "dev-9", "s2", "fab-ws09", "SN-B9", None, rmm="dev-9")]
+    frame = pl.concat([at(glue, NOW), at(datto, NOW - timedelta(days=7))], how="diagonal_relaxed")
+    reasons = orphan_reasons(frame, tmp_path)
+    assert reasons["g3"][0] == "unlinked" and "no complete extraction" in reasons["g3"][1]
+
+
+def marts_for(duplicates: list[dict], orphans: list[dict]) -> MartRows:
+    return MartRows(duplicates=duplicates, orphans=orphans, staged={}, record_counts={"configuration": 10},
+                    marts_present=True)
+
+
+def fetched(entity: str, sid: str, integration: str | None = None) -> Fetched:
+    return Fetched(entity, sid, 200, {"data": {"id": sid, "attributes": {
+        "name": f"cfg {sid}", "psa-integration": integration, "updated-at": "2026-11-29T10:00:00.000Z",
+        "resource-url": f"https://x.itglue.com/1/configurations/{sid}"}}})
+
+
+def test_plan_acts_on_proof_only():
+    duplicates = [
+        {"entity_type": "configuration", "cluster_id": "k1", "source": "itglue", "source_id": "1", "role": "keep",
+         "cause": "pre_sync_existing", "match_probability": 0.99, "keep_pair_probability": 1.0},
+        # in the cluster through a PSA record, but its own pair with the survivor was weak
+        {"entity_type": "configuration", "cluster_id": "k1", "source": "itglue", "source_id": "2",
+         "role": "duplicate", "cause": "pre_sync_existing", "match_probability": 0.99,
+         "keep_pair_probability": 0.4},
+        {"entity_type": "configuration", "cluster_id": "k1", "source": "itglue", "source_id": "3",
+         "role": "duplicate", "cause": "pre_sync_existing", "match_probability": 0.99,
+         "keep_pair_probability": 0.97},
+        # never scored against the survivor at all
+        {"entity_type": "configuration", "cluster_id": "k1", "source": "itglue", "source_id": "4",
+         "role": "duplicate", "cause": "pre_sync_existing", "match_probability": 0.95,
+         "keep_pair_probability": None},
+    ]
+    orphans = [{"entity_type": "configuration", "source_id": "8", "reason": "unlinked",
+                "proof": "no partner found; nothing shows it is gone (no live RMM device linked)"},
+               {"entity_type": "configuration", "source_id": "9", "reason": "rmm_device_deleted",
+                "proof": "its RMM device dev-9 is in the RMM's deleted devices"}]
+    marts = marts_for(duplicates, orphans)
+    assert ("configuration", "8") not in marts.itglue_keys()  # not even fetched
+    records = {("configuration", s): fetched("configuration", s, "enabled" if s == "1" else None)
+               for s in ("1", "2", "3", "4", "9")}
+    proposals, notes = plan(marts, records)
+    actions = {p.source_id: p.action for p in proposals}
+    assert actions == {"3": "delete", "9": "delete"}
+    assert "deleted devices" in next(p for p in proposals if p.source_id == "9").reason
+    assert any("2 (cluster k1)" in n and "0.400" in n for n in notes)
+    assert any("4 (cluster k1)" in n and "unscored" in n for n in notes)
+    assert any(n.startswith("configuration 8: unlinked") for n in notes)
