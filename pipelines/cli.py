@@ -194,12 +194,14 @@ def report(outcome, expected: dict[str, int] | None = None) -> None:
               help="Query the warehouse itself (only while no run holds it) instead of the published copy.")
 @click.option("--limit", default=50, show_default=True, help="Rows to print.")
 def sql(query: str, use_warehouse: bool, limit: int) -> None:
-    """Run QUERY (SQL text, or a .sql file such as sql/queries/why_matched.sql) on the published copy, read-only."""
+    """Run QUERY (SQL text, or a .sql file such as sql/queries/why_matched.sql) on the published copy, read-only:
+    ATTACH, COPY, file readers, INSTALL/LOAD, SET and writes are refused (pipelines/read_only.py)."""
     from pathlib import Path
 
     import duckdb
 
     from pipelines.publish import published_path
+    from pipelines.read_only import readonly_connect, refused, run_statements
     from pipelines.settings import environment
     from pipelines.warehouse import Warehouse
 
@@ -209,16 +211,13 @@ def sql(query: str, use_warehouse: bool, limit: int) -> None:
         fail(f"{target} does not exist yet: run the weekly job first (make demo, or msp-recon run)")
     text = Path(query).read_text() if query.endswith(".sql") and Path(query).exists() else query
     try:
-        with duckdb.connect(str(target), read_only=True) as con:
-            *setup, last = [s for s in text.split(";") if s.strip()]
-            for statement in setup:
-                con.execute(statement)
-            relation = con.sql(last)
+        with readonly_connect(target) as con:
+            relation = run_statements(con, text)
             if relation is None:
                 return
             click.echo(relation.limit(limit).show(max_width=200, max_rows=limit) or "", nl=False)
     except duckdb.Error as exc:
-        fail(f"{target.name}: {str(exc).splitlines()[0]}")
+        fail(f"{target.name}: {refused(exc) or str(exc).splitlines()[0]}")
 
 
 @main.group()
@@ -232,26 +231,39 @@ def sandbox() -> None:
 @click.option("--seed", default=7, show_default=True)
 @click.option("--scale", default=60, show_default=True, help="Client organizations (tens to tens of thousands).")
 @click.option("--difficulty", default="standard", show_default=True, callback=_difficulty, help=DIFFICULTY_HELP)
-def serve(host: str, port: int, seed: int, scale: int, difficulty: str) -> None:
+@click.option("--psa", type=click.Choice(source_names("psa")), default="autotask", show_default=True,
+              help="The PSA IT Glue syncs with in the tenant (Autotask and ConnectWise are always served).")
+@click.option("--rmm", type=click.Choice(source_names("rmm")), multiple=True, default=DEMO_RMMS, show_default=True,
+              help="The RMMs the tenant runs (repeat the option for several).")
+def serve(host: str, port: int, seed: int, scale: int, difficulty: str, psa: str, rmm: tuple[str, ...]) -> None:
     """Serve the sandbox until interrupted; prints the env vars that point msp-recon at it."""
     from pipelines.sandbox.server import env_for, serve_forever
+    from pipelines.sandbox.systems import build_world
 
+    try:
+        world = build_world(seed=seed, scale=scale, psa=psa, rmms=tuple(dict.fromkeys(rmm)), difficulty=difficulty)
+    except ValueError as exc:
+        fail(str(exc))
     click.echo("Point msp-recon at the sandbox with (or put these in .env):")
-    for key, value in env_for(f"http://{host}:{port}").items():
+    for key, value in env_for(f"http://{host}:{port}", world=world).items():
         click.echo(f"  export {key}={value}")
-    serve_forever(seed=seed, scale=scale, host=host, port=port, difficulty=difficulty)
+    serve_forever(seed=seed, scale=scale, host=host, port=port, world=world)
 
 
 # ---- cleanup: review, approve, apply, undo (pipelines/cleanup) -------------------------------------------------
 
 
-def _with_warehouse(work):
-    """Run work(con) on the warehouse; refusals and a locked file end in one line."""
+def _with_warehouse(work, read_only: bool = False):
+    """Run work(con) on the warehouse (a locked read-only session for readers); refusals and a locked file end in
+    one line."""
     from pipelines.cleanup import CleanupError
     from pipelines.warehouse import Warehouse, WarehouseError
 
+    store = Warehouse(warehouse_path())
+    if read_only and not store.path.exists():
+        fail(f"there is no warehouse at {store.path} yet: run the weekly job first (make demo, or msp-recon run)")
     try:
-        with Warehouse(warehouse_path()).connect() as con:
+        with store.connect(read_only=read_only) as con:
             return work(con)
     except (CleanupError, WarehouseError) as exc:
         fail(str(exc))
@@ -262,7 +274,7 @@ def batches() -> None:
     """List cleanup batches, their status and approval."""
     from pipelines.cleanup.report import batch_lines
 
-    for line in _with_warehouse(batch_lines):
+    for line in _with_warehouse(batch_lines, read_only=True):
         click.echo(line)
 
 
@@ -281,7 +293,7 @@ def show(batch_id: str, client: str | None, action: str | None, cause: str | Non
     from pipelines.review.summary import Filters
 
     filters = Filters(client=client, action=action, cause=cause, entity=entity, q=q)
-    for line in _with_warehouse(lambda con: show_lines(con, batch_id, filters)):
+    for line in _with_warehouse(lambda con: show_lines(con, batch_id, filters), read_only=True):
         click.echo(line)
 
 
@@ -338,7 +350,7 @@ def apply(batch_id: str, dry_run: bool) -> None:
     from pipelines.review.applied import totals_lines
 
     if dry_run:
-        lines, note = _with_warehouse(lambda con: planned_calls(con, batch_id))
+        lines, note = _with_warehouse(lambda con: planned_calls(con, batch_id), read_only=True)
         click.echo(f"Dry run of batch {batch_id} ({note}); no call is made:")
         for line in lines:
             click.echo(f"  {line}")

@@ -10,7 +10,8 @@ each other. After each weekly run the tables users query are copied to their own
    the new one, never half of one; a reader that holds the old file open keeps reading it (its inode lives until it
    closes), and the run never waits for, or fails because of, anyone reading.
 
-`RECON_PUBLISHED` sets the path; by default it is `published.duckdb` beside the warehouse.
+`RECON_PUBLISHED` sets the path; by default it is `published.duckdb` beside the warehouse. The copy is mode 0600 (it holds
+audit data) and holds no secret: WITHHELD_COLUMNS stay in the warehouse.
 """
 
 import os
@@ -22,10 +23,15 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.private_files import make_private, owner_only
+from pipelines.read_only import readonly_connect
 from pipelines.sources import write_systems
 from pipelines.warehouse import Warehouse
 
 PUBLISHED_SCHEMAS = ("staging", "marts", "cleanup", "audit")
+# Columns that never leave the warehouse: the encrypted secret values of apply snapshots (the copy holds no secret at
+# all, encrypted or not; its record_json has them as "[encrypted]").
+WITHHELD_COLUMNS = {("audit", "snapshots"): ("secrets_encrypted",)}
 ABOUT_SCHEMA = "about"  # where the copy says what it is: about.publication, about.tables
 
 
@@ -61,12 +67,14 @@ def publish(warehouse: Warehouse, target: Path, run_id: str = "",
     scratch = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
     publication = Publication(target, datetime.now(UTC), run_id)
     try:
-        views = _write(warehouse, scratch, schemas, publication)
-        _add_views_and_about(scratch, views, publication, warehouse)
+        with owner_only():  # the copy holds audit data: 0600, and so it stays through the rename
+            views = _write(warehouse, scratch, schemas, publication)
+            _add_views_and_about(scratch, views, publication, warehouse)
         _audit(scratch, publication)
         # A WAL left by someone who opened the old copy read-write belongs to the old file; beside the new one,
         # DuckDB would try to replay it into a database it was not written for.
         Path(f"{target}.wal").unlink(missing_ok=True)
+        make_private(scratch)
         os.replace(scratch, target)
     finally:
         scratch.unlink(missing_ok=True)
@@ -90,7 +98,11 @@ def _write(warehouse: Warehouse, scratch: Path, schemas: tuple[str, ...],
             for schema in schemas:
                 con.execute(f'CREATE SCHEMA IF NOT EXISTS published."{schema}"')
             for schema, name in tables:
-                con.execute(f'CREATE TABLE published."{schema}"."{name}" AS SELECT * FROM "{schema}"."{name}"')
+                withheld = [c for c in WITHHELD_COLUMNS.get((schema, name), ())
+                            if c in {d[0] for d in con.execute(f'DESCRIBE "{schema}"."{name}"').fetchall()}]
+                columns = f"* EXCLUDE ({', '.join(withheld)})" if withheld else "*"
+                con.execute(f'CREATE TABLE published."{schema}"."{name}" AS '
+                            f'SELECT {columns} FROM "{schema}"."{name}"')
                 rows = con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchall()[0][0]
                 publication.tables[f"{schema}.{name}"] = rows
             con.execute("CHECKPOINT published")
@@ -130,9 +142,10 @@ def _add_views_and_about(scratch: Path, views: list[tuple[str, str, str]], publi
 
 
 def _audit(scratch: Path, publication: Publication) -> None:
-    """Open the copy as a user would (read-only, on its own) and compare it with what was copied."""
+    """Open the copy as a reader does (the locked read-only session, on its own) and compare it with what was
+    copied: every view must read without the file access a reader's session does not have."""
     problems = []
-    with duckdb.connect(str(scratch), read_only=True) as con:
+    with readonly_connect(scratch) as con:
         present = {f"{s}.{t}" for s, t in con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
         for qualified, expected in publication.tables.items():

@@ -12,6 +12,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.private_files import make_private, owner_only
+from pipelines.read_only import readonly_connect
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 SCHEMAS = ("raw", "staging", "marts", "cleanup", "audit", "linkage")
 
@@ -46,21 +49,34 @@ class Warehouse:
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.Error as exc:
-            raise _open_error(self.path, exc) from None
-        try:
-            if not read_only:
+        if read_only:
+            try:
+                # A reader gets the locked read-only session (pipelines/read_only.py), not just read_only=True.
+                con = readonly_connect(self.path)
+            except duckdb.Error as exc:
+                raise _open_error(self.path, exc) from None
+            try:
+                yield con
+            except duckdb.Error as exc:
+                raise _damage_found(self.path, exc) from None
+            finally:
+                con.close()
+            return
+        with owner_only():  # the warehouse holds audit data: it and its WAL are 0600
+            make_private(self.path, Path(f"{self.path}.wal"))
+            try:
+                con = duckdb.connect(str(self.path))
+            except duckdb.Error as exc:
+                raise _open_error(self.path, exc) from None
+            try:
                 for schema in SCHEMAS:
                     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            yield con
-        except duckdb.Error as exc:
-            if _damaged(exc):  # damage is often met only when a block is read
-                raise WarehouseUnreadable(_unreadable_message(self.path, str(exc))) from None
-            raise
-        finally:
-            con.close()
+                yield con
+            except duckdb.Error as exc:
+                raise _damage_found(self.path, exc) from None
+            finally:
+                con.close()
+                make_private(self.path, Path(f"{self.path}.wal"))
 
     def replace_tables(self, schema: str, frames: Mapping[str, pl.DataFrame]) -> None:
         """Swap in every table at once: either all of `frames` replace their tables, or none does.
@@ -123,6 +139,11 @@ def _check_identifier(name: str) -> None:
 def _damaged(exc: Exception) -> bool:
     text = str(exc)
     return "not a valid DuckDB database file" in text or "Corrupt database file" in text
+
+
+def _damage_found(path: Path, exc: Exception) -> Exception:
+    """Damage is often met only when a block is read: that is the file, not the query; anything else is as raised."""
+    return WarehouseUnreadable(_unreadable_message(path, str(exc))) if _damaged(exc) else exc
 
 
 def _open_error(path: Path, exc: Exception) -> WarehouseError:

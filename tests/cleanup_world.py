@@ -52,6 +52,19 @@ def _related(kind, rid, name):
     return {"id": rid, "type": kind, "attributes": {"name": name}}
 
 
+def _password(rid, name, value, otp):
+    """An embedded password as IT Glue includes it: with its value and its OTP secret (tests/test_cleanup_secrets.py
+    looks for both everywhere msp-recon writes)."""
+    return {"id": rid, "type": "passwords", "attributes": {
+        "name": name, "username": "administrator", "password": value, "otp-secret": otp, "url": None,
+        "password-updated-at": STAMP, "resource-url": f"{SITE}/passwords/{rid}"}}
+
+
+# Every secret value the tenant holds, for the tests that look for them.
+SECRET_VALUES = ("Keep-DSRM-pw-101!", "Dup-DSRM-pw-102!", "JBSWY3DPEHPK3PXP", "Local-admin-pw-104!",
+                 "KRSXG5CTMVRXEZLU")
+
+
 def build_cleanup_world() -> World:
     empty = pl.DataFrame()
     itglue = {
@@ -69,9 +82,9 @@ def build_cleanup_world() -> World:
                      _contact("203", "2", "Bob", "Smith", "orphaned")],
     }
     related = {
-        "101": {"passwords": [_related("passwords", "9001", "DSRM")]},
-        "102": {"passwords": [_related("passwords", "9002", "DSRM")]},
-        "104": {"passwords": [_related("passwords", "9003", "Local admin")]},
+        "101": {"passwords": [_password("9001", "DSRM", "Keep-DSRM-pw-101!", None)]},
+        "102": {"passwords": [_password("9002", "DSRM", "Dup-DSRM-pw-102!", "JBSWY3DPEHPK3PXP")]},
+        "104": {"passwords": [_password("9003", "Local admin", "Local-admin-pw-104!", "KRSXG5CTMVRXEZLU")]},
         "108": {"attachments": [_related("attachments", "9004", "nas-config.pdf")]},
     }
     return World(seed=0, scale=2, psa="autotask", itglue=itglue, itglue_rmm_records={}, connectwise={},

@@ -143,3 +143,28 @@ def test_loading_the_product_loads_no_sandbox_module():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_tenant_is_served_as_the_systems_it_was_built_for():
+    from pipelines.sandbox.server import served
+    from pipelines.sandbox.systems import build_world
+
+    plain = set(served(None))
+    assert {"itglue", "autotask", "connectwise", "datto_rmm", "ninjaone"} <= plain
+    assert not plain & {"halopsa", "ncentral", "automate"}  # views exist only in a world built for them
+    world = build_world(seed=3, scale=5, psa="halopsa", rmms=("ncentral",))
+    assert {"halopsa", "ncentral"} <= set(served(world))
+    with pytest.raises(ValueError, match="one RMM slot"):
+        build_world(seed=3, scale=5, rmms=("ncentral", "datto_rmm"))
+    with pytest.raises(ValueError, match="one RMM slot"):
+        build_world(seed=3, scale=5, rmms=("ncentral", "automate"))
+
+
+def test_itglue_names_every_rmm_by_its_integration_type():
+    """IT Glue's RMM records say which RMM they came from by IT Glue's own type names; staging maps each to the
+    registry's source, so an RMM missing from that mapping would never have its gone devices proven gone."""
+    select = (SQL_DIR / "staging" / "itglue" / "configurations.sql").read_text()
+    for s in all_sources():
+        if s.kind == "rmm":
+            assert s.itglue_integration_type, f"{s.name} declares no IT Glue rmm_integration_type"
+            assert re.search(rf"WHEN '{re.escape(s.itglue_integration_type)}' THEN '{s.name}'", select), s.name

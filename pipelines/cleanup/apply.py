@@ -2,13 +2,13 @@
 
 Per action: fetch the record again and skip it if `updated-at` moved since planning; save its whole JSON to
 audit.snapshots; then bulk DELETE (in chunks) or PATCH archived; every attempt and outcome goes to audit.action_log,
-committed as it happens. A run that dies mid-batch is resumed by running again: finished actions are not touched, and
-a delete that was sent but not recorded finds the record gone (404) and is recorded as such, never sent twice.
+committed as it happens, the attempt (the intent: action, record, call) before the call is sent. A run that dies
+mid-batch is resumed by running again: finished actions are not touched, and a delete that was sent but not recorded
+finds the record gone (404) and, its intent being logged, is recorded `done` (so restore can undo it), never sent twice.
 Steps for a person (disable sync, fix in the PSA, merge organizations) are never attempted: they are listed.
 """
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,7 +55,8 @@ def check_approved(con: duckdb.DuckDBPyConnection, batch_id: str, approval_id: s
         if approval_id and approval_id not in {a.approval_id for a in recorded}:
             why = f"it has no approval {approval_id}"
         elif recorded:
-            why = "the batch changed after it was approved (its actions no longer match the approval's fingerprint)"
+            latest = [a for a in recorded if not approval_id or a.approval_id == approval_id][-1]
+            why = approval.why_not_valid(con, latest) or "no approval of it counts"
         else:
             why = "it is not approved (`msp-recon approve`)"
         raise CleanupError(f"refusing to apply batch {batch_id}: {why}; nothing was changed")
@@ -85,6 +86,13 @@ class _Applier:
         record = await fetch(self.api, act["entity_type"], act["source_id"])
         path = f"/{RESOURCES[act['entity_type']]}/{act['source_id']}"
         if record.gone:
+            if act["action"] == "delete" and store.has_attempt(self.con, act["action_id"]):
+                # Our DELETE was sent (its intent is logged) and the run died before logging IT Glue's answer:
+                # msp-recon deleted it, holds its snapshot, and restore must be able to undo it.
+                self.finish(act, "done", WriteAnswer("GET", path, 404, None),
+                            "deleted by an earlier run that stopped before recording it (its DELETE was sent; "
+                            "IT Glue now answers 404)")
+                return None
             self.finish(act, "already_gone", WriteAnswer("GET", path, 404, None), "already deleted in IT Glue")
             return None
         if record.updated_at != act["planned_updated_at"]:
@@ -104,7 +112,7 @@ class _Applier:
         return record
 
     def save(self, act: dict, record: Fetched) -> None:
-        store.save_snapshot(self.con, act, json.dumps(record.document, separators=(",", ":")))
+        store.save_snapshot(self.con, act, record.document)
 
     async def archive(self, act: dict) -> None:
         record = await self.still_as_planned(act)
@@ -112,7 +120,8 @@ class _Applier:
             return
         self.save(act, record)
         path = f"/{RESOURCES[act['entity_type']]}/{act['source_id']}"
-        self.log(act, "attempt", method="PATCH", path=path)
+        self.log(act, "attempt", method="PATCH", path=path,
+                 message=f"sending PATCH archived of {act['entity_type']} {act['source_id']}")
         answer = await set_archived(self.api, act["entity_type"], act["source_id"], True)
         self.finish(act, _outcome_of(answer.status), answer)
 
@@ -134,9 +143,10 @@ class _Applier:
         going = [(a, r) for a, r in going if not related_items(r)]
         if not going:
             return
-        for act, record in going:
+        for act, record in going:  # snapshot and intent are committed before the call is sent
             self.save(act, record)
-            self.log(act, "attempt", method="DELETE", path=f"/{RESOURCES[entity]}")
+            self.log(act, "attempt", method="DELETE", path=f"/{RESOURCES[entity]}",
+                     message=f"sending DELETE of {entity} {act['source_id']}")
         answer, deleted = await bulk_delete(self.api, entity, [a["source_id"] for a, _ in going])
         for act, _ in going:
             if answer.status < 300:

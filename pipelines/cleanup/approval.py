@@ -1,17 +1,23 @@
-"""Approval: who approved exactly which actions, sealed by a fingerprint that apply checks against the batch as it
-stands. Editing, adding or removing an action after approval changes the fingerprint, and the approval no longer counts.
+"""Approval: who approved exactly which actions, sealed twice.
+
+- The fingerprint (sha256 over the approved actions) ties the approval to the batch as it stands: editing, adding or
+  removing an action afterwards changes it, and the approval no longer counts.
+- The signature (HMAC-SHA256 under the approval key, kept outside the warehouse: pipelines/cleanup/keys.py) ties the
+  fingerprint to the approver, the approval id, the batch and the time. Anyone who can write the warehouse can compute
+  a sha256 in SQL, but not the HMAC: an approval row inserted or edited by SQL does not verify, and counts for nothing.
 """
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 
-from pipelines.cleanup import CleanupError, store
+from pipelines.cleanup import CleanupError, keys, store
 
 # What an approval is of: the record, what is done to it, the state it was seen in, and what it is kept for.
 FINGERPRINT_FIELDS = ("action_id", "batch_id", "entity_type", "source", "source_id", "action",
@@ -27,6 +33,7 @@ class Approval:
     excluded_action_ids: list[str]
     fingerprint: str
     second_look_accepted: bool
+    signature: str | None = None  # HMAC-SHA256 of the fields above (`signed`), hex
 
 
 def fingerprint(actions: Iterable[dict[str, Any]]) -> str:
@@ -34,6 +41,35 @@ def fingerprint(actions: Iterable[dict[str, Any]]) -> str:
     canonical = sorted(([a[f] if not isinstance(a[f], list) else sorted(a[f]) for f in FINGERPRINT_FIELDS]
                         for a in actions), key=lambda values: values[0])
     return hashlib.sha256(json.dumps(canonical, default=str, separators=(",", ":")).encode()).hexdigest()
+
+
+def signed(key: bytes, a: Approval) -> str:
+    """HMAC-SHA256, under the approval key, over what an approval says: approval id, batch, approver, time (UTC, to the
+    microsecond), the exclusions, the fingerprint of the approved actions and whether a second look was accepted."""
+    at = a.approved_at if a.approved_at.tzinfo else a.approved_at.replace(tzinfo=UTC)
+    message = json.dumps({"approval_id": a.approval_id, "batch_id": a.batch_id, "approved_by": a.approved_by,
+                          "approved_at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+                          "excluded_action_ids": sorted(a.excluded_action_ids), "fingerprint": a.fingerprint,
+                          "second_look_accepted": bool(a.second_look_accepted)},
+                         sort_keys=True, separators=(",", ":"))
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def is_signed(con: duckdb.DuckDBPyConnection, a: Approval) -> bool:
+    """Was this approval made by `approve` with this installation's key, and not edited since?"""
+    key = keys.approval_key(con)
+    return key is not None and bool(a.signature) and hmac.compare_digest(signed(key, a), a.signature)
+
+
+def why_not_valid(con: duckdb.DuckDBPyConnection, a: Approval) -> str | None:
+    """Why an approval does not count (one clause), or None when it does."""
+    if not is_signed(con, a):
+        where = keys.key_dir_of(con) / keys.APPROVAL_KEY
+        return (f"approval {a.approval_id} is not signed by `msp-recon approve` with the approval key {where} "
+                "(inserted or edited outside it)")
+    if not matches(con, a):
+        return "the batch changed after it was approved (its actions no longer match the approval's fingerprint)"
+    return None
 
 
 def approved_actions(actions: list[dict[str, Any]], excluded: Iterable[str]) -> list[dict[str, Any]]:
@@ -53,12 +89,13 @@ def matches(con: duckdb.DuckDBPyConnection, approval: Approval) -> bool:
 
 
 def valid_approval(con: duckdb.DuckDBPyConnection, batch_id: str, approval_id: str | None = None) -> Approval | None:
-    """The approval that counts: the given one if it matches the batch, else the latest that matches; None otherwise."""
+    """The approval that counts: the given one if it is signed and matches the batch, else the latest that is; None
+    otherwise."""
     candidates = approvals(con, batch_id)
     if approval_id:
         candidates = [a for a in candidates if a.approval_id == approval_id]
     for a in reversed(candidates):
-        if matches(con, a):
+        if why_not_valid(con, a) is None:
             return a
     return None
 
@@ -97,20 +134,24 @@ def approve(con: duckdb.DuckDBPyConnection, batch_id: str, by: str, exclude: Ite
     n = len(approvals(con, batch_id)) + 1
     approval = Approval(f"{batch_id}-approval-{n}", batch_id, by.strip(), store.now(), exclude, fingerprint(chosen),
                         bool(b["needs_second_look"] and accept_large_batch))
-    con.execute("INSERT INTO cleanup.approvals VALUES (?, ?, ?, ?, ?, ?, ?)",
+    approval.signature = signed(keys.approval_key(con, create=True), approval)
+    con.execute("INSERT INTO cleanup.approvals (approval_id, batch_id, approved_by, approved_at, excluded_action_ids, "
+                "fingerprint, second_look_accepted, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [approval.approval_id, approval.batch_id, approval.approved_by, approval.approved_at,
-                 approval.excluded_action_ids, approval.fingerprint, approval.second_look_accepted])
+                 approval.excluded_action_ids, approval.fingerprint, approval.second_look_accepted,
+                 approval.signature])
     return approval
 
 
 def pending(con: duckdb.DuckDBPyConnection) -> list[Approval]:
-    """Approvals that still match their batch and whose batch is not applied: what the sensor launches runs for."""
+    """Signed approvals that still match their batch and whose batch is not applied: what the sensor launches runs
+    for."""
     if not store.has_table(con, "cleanup.approvals"):
         return []
     found = []
     for row in store.rows(con, "SELECT a.* FROM cleanup.approvals a JOIN cleanup.batches b USING (batch_id) "
                                "WHERE b.status NOT IN ('applied', 'superseded') ORDER BY a.approved_at"):
         candidate = Approval(**row)
-        if matches(con, candidate):
+        if why_not_valid(con, candidate) is None:
             found.append(candidate)
     return found

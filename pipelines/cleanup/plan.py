@@ -9,8 +9,9 @@ Rules (shared/docs/domain.md, "The cleanup rules"):
 - orphans: `delete`, only on proof that the partner is gone (marts.orphans reasons `psa_orphaned`,
   `psa_record_deleted`, `rmm_device_deleted`); an `unlinked` record (no partner found, nothing shows it is gone) is
   listed in marts.orphans for a person and gets no action here;
-- a duplicate is deleted or archived only when linkage scored it against the survivor itself at or above the
-  entity's threshold: membership of a cluster through other records is not proof that two records are one thing.
+- a duplicate gets an action (delete, archive, or a step for a person) only when linkage scored it against the
+  survivor itself at or above the entity's threshold: membership of a cluster through other records is not proof
+  that two records are one thing.
 Every record concerned is fetched with what hangs on it, a page of ids per request (IT Glue's list endpoint with
 `filter[id]`, so planning 10,000 candidates costs about 50 of the 3,000 requests per 5 minutes, not 10,000); one that
 carries documentation the survivor lacks is proposed for `archive` (reversible) instead, naming what it carries.
@@ -236,13 +237,9 @@ def plan_cluster(entity: str, cluster_id: str, rows: list[dict], fetched: Mappin
             continue
         record = fetched[(entity, row["source_id"])]
         agreed, disagreed = marts.evidence(entity, "itglue", row["source_id"], survivor["source_id"])
-        direct = marts.direct_probability(entity, "itglue", row, survivor)
-        threshold = SPECS[entity].threshold
-        if entity != "organization" and record.psa_integration != "enabled" and (direct is None or direct < threshold):
-            # a delete or archive would rest on the cluster alone: leave it in marts.duplicates for a person
-            notes.append(f"{entity} {row['source_id']} (cluster {cluster_id}): not proposed; its own link to the "
-                         f"survivor {survivor['source_id']} is "
-                         + ("unscored" if direct is None else f"{direct:.3f}") + f", below {threshold}")
+        weak = _weak_pair(marts, entity, "itglue", cluster_id, row, survivor)
+        if weak:
+            notes.append(weak)
             continue
         p = Proposal(
             entity_type=entity, source="itglue", source_id=row["source_id"], action="delete", reason="",
@@ -279,6 +276,20 @@ def plan_cluster(entity: str, cluster_id: str, rows: list[dict], fetched: Mappin
     return proposals, notes
 
 
+def _weak_pair(marts: MartRows, entity: str, source: str, cluster_id: str, row: Mapping[str, Any],
+               survivor: Mapping[str, Any] | None) -> str | None:
+    """Why `row` is not proposed (None: it may be). Every proposal against a duplicate, a delete or a step for a person
+    alike, rests on linkage having scored that copy against the survivor itself at or above the entity's threshold;
+    a copy in the cluster only through other records is left in marts.duplicates for a person."""
+    threshold = SPECS[entity].threshold
+    direct = marts.direct_probability(entity, source, row, survivor) if survivor else None
+    if direct is not None and direct >= threshold:
+        return None
+    return (f"{entity} {source}:{row['source_id']} (cluster {cluster_id}): not proposed; its own link to the survivor "
+            f"{survivor['source_id'] if survivor else '(none)'} is "
+            + ("unscored" if direct is None else f"{direct:.3f}") + f", below {threshold}")
+
+
 def choose_survivor(entity: str, present: list[dict], fetched: Mapping[tuple[str, str], Fetched]
                     ) -> tuple[dict, str]:
     """The copy to keep: linkage's `keep`, unless it does not sync and another copy does (rule 1: keep the syncing one)."""
@@ -298,10 +309,14 @@ def _plan_source_duplicate(entity: str, cluster_id: str, rows: list[dict], fetch
     psa_rows = [r for r in rows if r["source"] in PSA_SOURCES]
     targets = [r for r in psa_rows if r["role"] == "duplicate"] or \
               [r for r in rows if r["source"] == "itglue" and r["role"] == "duplicate"]
-    proposals = []
+    proposals, notes = [], []
     for row in targets:
         source = row["source"]
         survivor = next((r for r in rows if r["source"] == source and r["role"] == "keep"), None)
+        weak = _weak_pair(marts, entity, source, cluster_id, row, survivor)
+        if weak:
+            notes.append(weak)
+            continue
         mine = marts.staged.get((entity, source, row["source_id"])) or {}
         theirs = marts.staged.get((entity, source, survivor["source_id"])) if survivor else None
         agreed, disagreed = marts.evidence(entity, source, row["source_id"], survivor["source_id"] if survivor else None)
@@ -326,7 +341,7 @@ def _plan_source_duplicate(entity: str, cluster_id: str, rows: list[dict], fetch
             instructions=(f"In {where}, delete {what} ({name or row['source_id']}). At the next sync its IT Glue copy "
                           "becomes an orphan, and the next batch proposes deleting it."),
         ))
-    return proposals, []
+    return proposals, notes
 
 
 def plan_orphan(row: dict, record: Fetched | None) -> tuple[list[Proposal], list[str]]:

@@ -8,6 +8,8 @@ from pipelines.review.summary import Filters, summary_lines
 
 def batch_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     store.ensure_schema(con)
+    if not store.has_table(con, "cleanup.batches"):
+        return ["No cleanup batches yet: the weekly job proposes one (msp-recon run)."]
     batches = store.rows(con, "SELECT * FROM cleanup.batches ORDER BY created_at DESC, batch_id DESC")
     if not batches:
         return ["No cleanup batches yet: the weekly job proposes one (msp-recon run)."]

@@ -1,11 +1,15 @@
 """The cleanup and audit tables (sql/cleanup/schema.sql): creating them, and the reads and writes the steps share."""
 
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from pipelines.cleanup import CleanupError
+from pipelines.cleanup import CleanupError, keys, snapshot_secrets
+from pipelines.read_only import is_read_only
 from pipelines.warehouse import run_script, table_exists
 
 ACTION_COLUMNS = ("action_id", "batch_id", "entity_type", "source", "source_id", "action", "reason", "name", "cause",
@@ -23,6 +27,9 @@ def now() -> datetime:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create (and bring up to date) the cleanup and audit tables; a read-only session reads what is there."""
+    if is_read_only(con):
+        return
     run_script(con, "cleanup/schema.sql")
     run_script(con, "cleanup/review.sql")  # names, approver roles, decisions (pipelines/cleanup/roles.py, decisions.py)
 
@@ -35,6 +42,8 @@ def rows(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None)
 
 def batch(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, Any]:
     """The batch row, or CleanupError naming the batches that do exist."""
+    if not has_table(con, "cleanup.batches"):
+        raise CleanupError(f"there is no batch {batch_id} (there are no batches yet: run the weekly job)")
     found = rows(con, "SELECT * FROM cleanup.batches WHERE batch_id = ?", [batch_id])
     if not found:
         recent = [r[0] for r in con.execute(
@@ -83,18 +92,51 @@ def has_attempt(con: duckdb.DuckDBPyConnection, action_id: str) -> bool:
                             [action_id]).fetchall()[0][0])
 
 
-def save_snapshot(con: duckdb.DuckDBPyConnection, act: dict[str, Any], record_json: str) -> None:
-    """The record's full JSON before it is changed; a resumed run keeps the first one (the record had not moved)."""
+def save_snapshot(con: duckdb.DuckDBPyConnection, act: dict[str, Any], document: dict) -> None:
+    """The record's full JSON before it is changed, its secret values encrypted apart (snapshot_secrets); a resumed run
+    keeps the first one (the record had not moved)."""
     exists = con.execute("SELECT count(*) FROM audit.snapshots WHERE action_id = ?", [act["action_id"]]).fetchall()
-    if not exists[0][0]:
-        con.execute("INSERT INTO audit.snapshots VALUES (?, ?, ?, ?, ?, ?)",
-                    [act["action_id"], act["batch_id"], act["entity_type"], act["source_id"], now(), record_json])
+    if exists[0][0]:
+        return
+    redacted, values = snapshot_secrets.split(document)
+    token = snapshot_secrets.encrypt(keys.snapshot_cipher(con, create=True), values) if values else None
+    con.execute("INSERT INTO audit.snapshots (action_id, batch_id, entity_type, source_id, taken_at, record_json, "
+                "secrets_encrypted, secrets_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [act["action_id"], act["batch_id"], act["entity_type"], act["source_id"], now(),
+                 json.dumps(redacted, separators=(",", ":")), token, len(values)])
 
 
 def snapshot(con: duckdb.DuckDBPyConnection, action_id: str) -> str | None:
+    """The stored snapshot JSON: secret values in it read "[encrypted]"."""
     found = con.execute("SELECT record_json FROM audit.snapshots WHERE action_id = ? ORDER BY taken_at DESC LIMIT 1",
                         [action_id]).fetchall()
     return found[0][0] if found else None
+
+
+@dataclass
+class Snapshot:
+    document: dict
+    secrets_count: int       # secret values taken out when it was saved
+    secrets_restored: bool   # whether they are back in `document` (False: the key is missing or not theirs)
+    key_path: Path
+
+
+def snapshot_document(con: duckdb.DuckDBPyConnection, action_id: str) -> Snapshot | None:
+    """The snapshot as IT Glue sent it: its secret values decrypted back in, when the snapshot key can."""
+    found = con.execute("SELECT record_json, secrets_encrypted, coalesce(secrets_count, 0) FROM audit.snapshots "
+                        "WHERE action_id = ? ORDER BY taken_at DESC LIMIT 1", [action_id]).fetchall()
+    if not found:
+        return None
+    record_json, token, count = found[0]
+    document = json.loads(record_json)
+    key_path = keys.key_dir_of(con) / keys.SNAPSHOT_KEY
+    if not token:
+        return Snapshot(document, count, count == 0, key_path)
+    cipher = keys.snapshot_cipher(con)
+    values = snapshot_secrets.decrypt(cipher, token) if cipher else None
+    if values is None:
+        return Snapshot(document, count, False, key_path)
+    return Snapshot(snapshot_secrets.merge(document, values), count, True, key_path)
 
 
 def has_table(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:

@@ -21,7 +21,7 @@ from pipelines.linkage.settings import EntitySpec
 log = logging.getLogger(__name__)
 
 MODEL_FORMAT = "msp-recon-linkage-model"
-MODEL_VERSION = 2  # bump whenever comparisons or levels change: older files then retrain (or stop)
+MODEL_VERSION = 3  # bump whenever comparisons or levels change: older files then retrain (or stop)
 OnMismatch = Literal["retrain", "fail"]
 
 
@@ -93,7 +93,7 @@ def settings_for(spec: EntitySpec, link_type: str, records_per_source: float = 2
         probability_two_random_records_match=min(0.01, 1.0 / max(2.0, records_per_source)),
         retain_matching_columns=True,
         retain_intermediate_calculation_columns=True,
-        additional_columns_to_retain=["source", "source_id"],
+        additional_columns_to_retain=["source", "source_id", *spec.retained],
     )
 
 

@@ -135,10 +135,16 @@ def _register_tf_tables(engine: LinkageEngine, linker: Linker, spec: EntitySpec,
             for lvl in c["comparison_levels"] if lvl.get("tf_adjustment_column")}
     for col, u in sorted(u_of.items()):
         table = f"tf_{spec.entity_type}_{col}"
+        # An organization name IT Glue holds three times is a duplicated organization, not a common name: how
+        # common a name is, is counted in the PSA and RMM (one company or site per client), IT Glue only where they
+        # do not hold it
+        weight = ("CASE WHEN r.role = 'documentation' THEN 0.5 ELSE 1 END"
+                  if spec.entity_type == "organization" and col == "name_norm" else "1")
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
-            SELECT "{col}", least(1.0, {float(u or 1e-4)} * max(n)) AS "tf_{col}" FROM (
-                SELECT "{col}", source, count(*)::DOUBLE AS n FROM {spec.input_table}
-                WHERE "{col}" IS NOT NULL GROUP BY "{col}", source)
+            SELECT "{col}", least(1.0, {float(u or 1e-4)} * greatest(1, max(n))) AS "tf_{col}" FROM (
+                SELECT "{col}", source, count(*)::DOUBLE * {weight} AS n FROM {spec.input_table}
+                LEFT JOIN source_roles r USING (source)
+                WHERE "{col}" IS NOT NULL GROUP BY "{col}", source, r.role)
             GROUP BY 1""")
         linker.table_management.register_term_frequency_lookup(engine.register(table, table), col)
 
@@ -217,7 +223,8 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
     linker = Linker(sdfs, settings, log_level=logging.ERROR)
     _register_tf_tables(engine, linker, spec, linker._settings_obj.as_dict())
     predictions = linker.inference.predict(threshold_match_probability=options.pair_floor)
-    certain = " OR ".join(f'coalesce("{c}_l" = "{c}_r", FALSE)' for c in spec.certain_columns) or "FALSE"
+    certain = " OR ".join([f'coalesce("{c}_l" = "{c}_r", FALSE)' for c in spec.certain_columns]
+                          + [f'coalesce(list_has_any("{c}_l", "{c}_r"), FALSE)' for c in spec.certain_lists]) or "FALSE"
     names = {c.unquote().name for c in predictions.columns}
     dropped = [c for c in ("source_dataset_l", "source_dataset_r") if c in names]  # absent when deduping one source
     engine.fetch(predictions, f"pairs_{e}", columns=(f"* EXCLUDE ({', '.join(dropped)})" if dropped else "*")

@@ -56,17 +56,21 @@ def _exact(col: str, m: float, u: float, *, tf: bool = False, else_m: float | No
 
 def organization_comparisons() -> list[ComparisonCreator]:
     jw = "jaro_winkler_similarity(name_norm_l, name_norm_r)"
-    tokens_l, tokens_r = "string_split(name_norm_l, ' ')", "string_split(name_norm_r, ' ')"
+    jw_core = "jaro_winkler_similarity(name_core_l, name_core_r)"
+    tokens_l, tokens_r = "string_split(name_core_l, ' ')", "string_split(name_core_r, ' ')"
     return [
         _comparison("name_norm", [
             _null(["name_norm"]),
-            _level("name_norm_l = name_norm_r", "exact", 0.75, 0.0005, tf="name_norm"),
-            _level(f"{jw} >= 0.95", "jaro-winkler >= 0.95", 0.08, 0.0005),
+            _level("name_norm_l = name_norm_r", "exact", 0.7, 0.0005, tf="name_norm"),
+            # "Vertex Stone Partners - Main Office" = "Vertex Stone Partners PLLC"; "Acme Intl" = "Acme International"
+            _level("name_core_l = name_core_r", "same once site words and abbreviations are set aside", 0.08,
+                   0.0005),
+            _level(f"{jw} >= 0.95 OR {jw_core} >= 0.95", "jaro-winkler >= 0.95 (a typo)", 0.08, 0.0005),
             # "contoso main office" holds every word of "contoso": an RMM site named after its client
             _level(f"list_has_all({tokens_l}, {tokens_r}) OR list_has_all({tokens_r}, {tokens_l})",
-                   "one name's words within the other", 0.08, 0.0005),
-            _level(f"{jw} >= 0.85", "jaro-winkler >= 0.85", 0.05, 0.01),
-            cll.ElseLevel().configure(m_probability=0.04, u_probability=0.988),
+                   "one name's words within the other", 0.06, 0.0005),
+            _level(f"{jw} >= 0.85 OR {jw_core} >= 0.88", "jaro-winkler >= 0.85", 0.05, 0.01),
+            cll.ElseLevel().configure(m_probability=0.03, u_probability=0.988),
         ]),
         _exact("domain", 0.7, 0.001),
         _exact("phone_digits", 0.6, 0.001),
@@ -112,13 +116,25 @@ def configuration_comparisons() -> list[ComparisonCreator]:
             # hostnames are unique inside one client's network: a PSA item with no serial, MAC or IP (PSAs often
             # hold none) is still its device when the name agrees within the linked organization. The
             # frequency is of the name within the organization, so WS-001 at every client costs nothing here
-            _level("org_hostname_l = org_hostname_r", "hostname exact, same organization", 0.8, 0.00002,
+            _level("org_hostname_l = org_hostname_r", "hostname exact, same organization", 0.76, 0.00002,
                    tf="org_hostname"),
+            # typed again by hand in the PSA: "releclouws004" for RELECLOU-WS004, "NORTHWIN DESKTOP-XKATPRG",
+            # "DESKTOP-QFK8D71 (Nancy)": the hostname's letters and digits as one word of the other, same client
+            _level("list_has_any(org_host_words_l, org_host_words_r)",
+                   "same organization, the hostname as a word of the other's", 0.035, 0.0002),
             # the same name at another client (DC01, WS-001): the organization comparison speaks against it
             _level("hostname_norm_l = hostname_norm_r", "hostname exact, other organization", 0.05, 0.001,
                    tf="hostname_norm"),
+            # IT Glue's synced copy carries the PSA item's name ("Lab PC"): evidence when the name is the only one of
+            # its kind in the client, in each system
+            _level("(name_norm_l = name_norm_r OR hostname_norm_l = name_norm_r OR name_norm_l = hostname_norm_r) "
+                   "AND org_name_copies_l = 1 AND org_name_copies_r = 1",
+                   "name equals the other's name or hostname, one of its name in the client", 0.04, 0.001),
+            # ... but display names repeat inside one client ("Exam Room 2 PC" for two machines): then weak, and
+            # fixed, since random pairs across clients make its u look far rarer than it is within one
             _level("name_norm_l = name_norm_r OR hostname_norm_l = name_norm_r OR name_norm_l = hostname_norm_r",
-                   "name equals the other's name or hostname", 0.04, 0.001),
+                   "name equals the other's name or hostname, a name several records share", 0.005, 0.002,
+                   fixed=True),
             # "litware-vm03" vs "litware-vm02" is 0.97 similar and two machines: the digits must agree
             _level(f"{jw} >= 0.93 AND regexp_replace(hostname_norm_l, '[^0-9]', '', 'g') = "
                    "regexp_replace(hostname_norm_r, '[^0-9]', '', 'g')", "jaro-winkler >= 0.93, same digits",
@@ -174,6 +190,8 @@ class EntitySpec:
     training_blocks: tuple               # EM blocks: each leaves out what it blocks on
     deterministic_rules: tuple           # near-certain matches: prior estimate
     certain_columns: tuple[str, ...]     # equal and non-null: a certain link (clustered at probability 1)
+    certain_lists: tuple[str, ...] = ()  # list columns: sharing an element is a certain link
+    retained: tuple[str, ...] = ()       # input columns no comparison reads that the certain links need
     threshold: float = 0.9               # clustering threshold on match_probability
     extra: dict = field(default_factory=dict)
 
@@ -185,16 +203,18 @@ ORGANIZATION = EntitySpec(
     entity_type="organization",
     input_sql="linkage/input_organizations.sql",
     input_table="org_input",
-    columns=("name_norm", "name_first_token", "domain", "phone_digits", "city", "psa_company_key",
-             "shared_children", "shared_pair_keys", "n_anchored_children"),
+    columns=("name_norm", "name_core", "name_first_token", "domain", "phone_digits", "city", "psa_company_key",
+             "shared_children", "shared_pair_keys", "n_anchored_children", "one_client_keys"),
     comparisons=organization_comparisons,
     blocking=(
         lambda: block_on("name_norm"),
+        lambda: block_on("name_core"),
         lambda: block_on("name_first_token"),
         lambda: block_on("domain"),
         lambda: block_on("phone_digits"),
         lambda: block_on("psa_company_key"),
         lambda: block_on("shared_pair_keys", arrays_to_explode=["shared_pair_keys"]),
+        lambda: block_on("one_client_keys", arrays_to_explode=["one_client_keys"]),
     ),
     training_blocks=(
         lambda: block_on("name_norm"),
@@ -203,6 +223,9 @@ ORGANIZATION = EntitySpec(
     ),
     deterministic_rules=(lambda: block_on("psa_company_key"), lambda: block_on("name_norm", "domain")),
     certain_columns=("psa_company_key",),
+    # organizations whose devices and people are, for the most part, the same devices and people
+    certain_lists=("one_client_keys",),
+    retained=("one_client_keys",),
     threshold=0.9,
 )
 
@@ -211,7 +234,7 @@ CONFIGURATION = EntitySpec(
     input_sql="linkage/input_configurations.sql",
     input_table="configuration_input",
     columns=("org_cluster", "name_norm", "hostname_norm", "org_hostname", "serial_norm", "serial_copies", "mac_norm", "macs", "ip",
-             "config_type", "rmm_device_id"),
+             "config_type", "rmm_device_id", "mac_host_key", "serial_host_key", "org_host_words", "org_name_copies"),
     comparisons=configuration_comparisons,
     blocking=(
         lambda: block_on("serial_norm"),
@@ -219,6 +242,7 @@ CONFIGURATION = EntitySpec(
         lambda: block_on("rmm_device_id"),
         lambda: block_on("org_cluster", "hostname_norm"),
         lambda: block_on("org_cluster", "name_norm"),
+        lambda: block_on("org_host_words", arrays_to_explode=["org_host_words"]),
     ),
     training_blocks=(
         lambda: block_on("serial_norm"),
@@ -226,7 +250,10 @@ CONFIGURATION = EntitySpec(
         lambda: block_on("mac_norm"),
     ),
     deterministic_rules=(lambda: block_on("rmm_device_id"), lambda: block_on("serial_norm", "mac_norm")),
-    certain_columns=("rmm_device_id",),
+    # an RMM uid both name; MAC and hostname, or a serial no clone shares and hostname: one device, whichever
+    # organizations the two were filed under (hostname alone never: DC01 is at every client)
+    certain_columns=("rmm_device_id", "mac_host_key", "serial_host_key"),
+    retained=("mac_host_key", "serial_host_key"),
     threshold=0.9,
 )
 
@@ -234,7 +261,7 @@ CONTACT = EntitySpec(
     entity_type="contact",
     input_sql="linkage/input_contacts.sql",
     input_table="contact_input",
-    columns=("org_cluster", "first_name_norm", "last_name_norm", "email_norm", "phone_digits"),
+    columns=("org_cluster", "first_name_norm", "last_name_norm", "email_norm", "phone_digits", "person_key"),
     comparisons=contact_comparisons,
     blocking=(
         lambda: block_on("email_norm"),
@@ -248,7 +275,9 @@ CONTACT = EntitySpec(
         lambda: block_on("org_cluster", "first_name_norm"),
     ),
     deterministic_rules=(lambda: block_on("email_norm", "last_name_norm"),),
-    certain_columns=(),
+    # one address with one first and last name is one person, in whichever client each copy was filed
+    certain_columns=("person_key",),
+    retained=("person_key",),
     threshold=0.9,
 )
 

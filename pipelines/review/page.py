@@ -24,6 +24,7 @@ from starlette.routing import Route
 from pipelines.cleanup import CleanupError, store
 from pipelines.cleanup.decisions import dismiss
 from pipelines.cleanup.intents import approve_as, load_approvers, request_apply
+from pipelines.read_only import readonly_connect
 from pipelines.review.summary import Filters
 from pipelines.review.view import batch_view, latest_batch
 from pipelines.warehouse import Warehouse, WarehouseLocked
@@ -111,7 +112,7 @@ class ReviewApp:
         except WarehouseLocked:
             if self.published is None or not self.published.exists():
                 raise
-            with duckdb.connect(str(self.published), read_only=True) as con:
+            with readonly_connect(self.published) as con:  # the locked read-only session (read_only.py)
                 return work(con), (f"A run holds the warehouse: showing the published copy ({self.published.name}); "
                                    "approving and dismissing wait until the run is done.")
 
@@ -202,6 +203,7 @@ def serve(review: ReviewApp, port: int = 0, say: Callable[[str], None] = print) 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
+    sock.listen(128)  # accepting (queued) from the moment the URL is printed
     bound = sock.getsockname()[1]
     review.allow_port(bound)
     path = f"/batch/{review.batch_id}" if review.batch_id else "/"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.read_only import readonly_connect
 from pipelines.sandbox.itglue_view import BASE_URL
 
 
@@ -15,7 +16,7 @@ def refuse_live_warehouse(path: Path) -> None:
     if not path.exists():
         return
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = readonly_connect(path)
     except duckdb.Error:
         return  # locked or unreadable: the run itself reports that clearly
     try:

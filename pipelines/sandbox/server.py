@@ -45,9 +45,17 @@ def protocols() -> dict[str, ModuleType]:
 CREDENTIALS: dict[str, str] = {k: v for m in protocols().values() for k, v in m.CREDENTIALS.items()}
 
 
-def env_for(base_url: str, sources: tuple[str, ...] | None = None) -> dict[str, str]:
-    """Environment variables that point msp-recon's sources at a sandbox served at base_url (all sources: None)."""
-    chosen = sources if sources is not None else tuple(protocols())
+def served(world: World | None) -> tuple[str, ...]:
+    """The systems a world is served as: those the generator renders, plus the views rendered into it
+    (`world.systems`, see `pipelines.sandbox.systems`)."""
+    return tuple(name for name, m in protocols().items()
+                 if not hasattr(m, "adapt") or (world is not None and name in world.systems))
+
+
+def env_for(base_url: str, sources: tuple[str, ...] | None = None, world: World | None = None) -> dict[str, str]:
+    """Environment variables that point msp-recon's sources at a sandbox served at base_url (None: every source
+    the world is served as)."""
+    chosen = sources if sources is not None else served(world)
     env: dict[str, str] = {}
     for source in chosen:
         module = protocols()[source]
@@ -198,7 +206,7 @@ class RunningSandbox:
         self.url = f"http://{host}:{bound[1]}"
 
     def env(self, sources: tuple[str, ...] | None = None) -> dict[str, str]:
-        return env_for(self.url, sources)
+        return env_for(self.url, sources, self.sandbox.world)
 
     def stop(self) -> None:
         self._server.should_exit = True
@@ -216,7 +224,8 @@ def serve_in_thread(seed: int = 7, scale: int = 60, host: str = "127.0.0.1", por
     return RunningSandbox(Sandbox(world or build_world(seed=seed, scale=scale)), host, port)
 
 
-def serve_forever(seed: int, scale: int, host: str, port: int, difficulty: str | float = "standard") -> None:
+def serve_forever(seed: int, scale: int, host: str, port: int, difficulty: str | float = "standard",
+                  world: World | None = None) -> None:
     """`msp-recon sandbox serve`: blocks until interrupted."""
-    sandbox = Sandbox(build_world(seed=seed, scale=scale, difficulty=difficulty))
+    sandbox = Sandbox(world or build_world(seed=seed, scale=scale, difficulty=difficulty))
     uvicorn.run(sandbox.asgi(), host=host, port=port, log_level="info", access_log=False, lifespan="off")

@@ -25,8 +25,11 @@ def build_world(seed: int = 7, scale: int = 60, psa: str = "autotask",
         takers = [a.SYSTEM for a in adapters if getattr(a, "REPLACES", None) in clash]
         raise ValueError(f"{', '.join(takers)} and {', '.join(clash)} are one RMM slot of the sandbox tenant: "
                          "choose one of them")
+    # The generator renders the native RMMs the chosen ones are or stand in for.
+    native = {r for r in rmms if r in NATIVE_RMMS} | set(replaced)
+    rmm = native.pop() if len(native) == 1 else "both"
     world = generate_world(seed=seed, scale=scale, psa=psa if psa in NATIVE_PSAS else "autotask",
-                           difficulty=difficulty)
+                           difficulty=difficulty, rmm=rmm)
     # RMMs first: a PSA view takes its RMM links from whichever RMM serves the devices.
     for adapter in adapters:
         adapter.adapt(world)

@@ -1,4 +1,4 @@
-"""OAuth bearer tokens for the sources that use them (Datto RMM, NinjaOne): fetched once, reused until they expire,
+"""OAuth bearer tokens for the sources that use them (Datto RMM, NinjaOne, HaloPSA, N-central, Automate): fetched once, reused until they expire,
 renewed on a 401 exactly once however many concurrent requests saw it."""
 
 import asyncio
@@ -97,15 +97,25 @@ async def request_token(auth_api: ApiClient, path: str, *, data: dict[str, str],
     `no_endpoint` is the whole message for a 404 (the URL is not the vendor's API host); `rejected_hint` ends the
     message for 400/401/403, after the credential names and the host.
     """
-    response = await auth_api.request("POST", path, auth=auth, data=data, ok_statuses=(400, 401, 403, 404))
-    if response.status_code == 404:
-        raise SourceError(no_endpoint)
-    if response.status_code != 200:
-        raise AuthError(f"{auth_api.credential_hint} is rejected by {auth_api.host} ({response.status_code} "
-                        f"{_error_code(response)}): {rejected_hint}")
-    body = auth_api.decode_json(response)
+    response = await auth_api.request("POST", path, auth=auth, data=data, ok_statuses=TOKEN_REFUSALS)
+    body = token_body(auth_api, response, no_endpoint=no_endpoint, rejected_hint=rejected_hint)
     lifetime = body.get("expires_in")
     return body["access_token"], float(default_lifetime if lifetime is None else lifetime)
+
+
+# Token endpoints answer a refusal with one of these; ApiClient hands them back instead of raising.
+TOKEN_REFUSALS = (400, 401, 403, 404)
+
+
+def token_body(auth_api: ApiClient, response: httpx.Response, *, no_endpoint: str, rejected_hint: str):
+    """A token response's JSON, or the one-line error a user can act on: `no_endpoint` for a 404 (the URL is not
+    the vendor's API host), else the credential names, the host and `rejected_hint` for 400/401/403."""
+    if response.status_code == 404:
+        raise SourceError(no_endpoint)
+    if response.status_code not in (200, 201):
+        raise AuthError(f"{auth_api.credential_hint} is rejected by {auth_api.host} ({response.status_code} "
+                        f"{_error_code(response)}): {rejected_hint}")
+    return auth_api.decode_json(response)
 
 
 class TokenApiClient(ABC):

@@ -43,8 +43,11 @@ CREATE TABLE IF NOT EXISTS cleanup.approvals (
     approved_at          TIMESTAMPTZ NOT NULL,
     excluded_action_ids  VARCHAR[] NOT NULL,
     fingerprint          VARCHAR NOT NULL,      -- sha256 of exactly the approved actions
-    second_look_accepted BOOLEAN NOT NULL
+    second_look_accepted BOOLEAN NOT NULL,
+    signature            VARCHAR                -- HMAC-SHA256 of the row under the approval key (outside the warehouse)
 );
+-- Warehouses made before approvals were signed: their approvals have none, and count for nothing (approve again).
+ALTER TABLE cleanup.approvals ADD COLUMN IF NOT EXISTS signature VARCHAR;
 
 -- Duplicate and orphan counts per planning run, for the asset check that flags jumps.
 CREATE TABLE IF NOT EXISTS cleanup.mart_counts (
@@ -61,8 +64,13 @@ CREATE TABLE IF NOT EXISTS audit.snapshots (
     entity_type  VARCHAR NOT NULL,
     source_id    VARCHAR NOT NULL,
     taken_at     TIMESTAMPTZ NOT NULL,
-    record_json  VARCHAR NOT NULL           -- the whole JSON:API document as fetched just before the change
+    record_json  VARCHAR NOT NULL,          -- the whole JSON:API document as fetched just before the change, its
+                                            -- secret values (passwords, OTP secrets, tokens) replaced by "[encrypted]"
+    secrets_encrypted VARCHAR,              -- those values: a Fernet token under the snapshot key; never published
+    secrets_count     INTEGER               -- how many values were taken out
 );
+ALTER TABLE audit.snapshots ADD COLUMN IF NOT EXISTS secrets_encrypted VARCHAR;
+ALTER TABLE audit.snapshots ADD COLUMN IF NOT EXISTS secrets_count INTEGER;
 
 CREATE TABLE IF NOT EXISTS audit.action_log (
     logged_at    TIMESTAMPTZ NOT NULL,
@@ -70,7 +78,7 @@ CREATE TABLE IF NOT EXISTS audit.action_log (
     action_id    VARCHAR NOT NULL,
     approval_id  VARCHAR,
     run_id       VARCHAR,
-    step         VARCHAR NOT NULL,          -- attempt, outcome, restore
+    step         VARCHAR NOT NULL,          -- attempt (the intent, committed before the call is sent), outcome, restore
     outcome      VARCHAR,                   -- done, already_gone, skipped_changed, rejected, manual_step, restored
     http_method  VARCHAR,
     http_path    VARCHAR,

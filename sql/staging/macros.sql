@@ -29,6 +29,10 @@ CREATE OR REPLACE MACRO norm_serial(s) AS CASE
         'INVALID', '123456789', '1234567890', 'XXXXXXXX', '-', '')
         THEN NULL
     WHEN regexp_full_match(trim(s), '0+') THEN NULL
+    -- more of what tools write when they know none: "TBD", "OEM", "Not Available", one character repeated, a run
+    WHEN upper(trim(s)) IN ('TBD', 'TBA', 'OEM', 'NOT AVAILABLE', 'DEFAULT', 'EMPTY', 'NO SERIAL', '0123456789')
+        THEN NULL
+    WHEN length(trim(s)) >= 4 AND length(replace(upper(trim(s)), upper(left(trim(s), 1)), '')) = 0 THEN NULL
     ELSE nullif(upper(regexp_replace(trim(s), '\s+', ' ', 'g')), '')
 END;
 

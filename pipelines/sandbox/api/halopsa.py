@@ -101,6 +101,7 @@ def adapt(world: "World") -> None:
     # The RMM serving Datto's devices may be another one (N-central, Automate): Halo links its assets to that one.
     slot = next((name for name, view in world.systems.items() if view.get("replaces") == "datto_rmm"), "datto_rmm")
     twin_of_uid = world.systems[slot]["device_id_of_uid"] if slot != "datto_rmm" else None
+    psa_links = world.systems[slot]["psa_links"] if slot != "datto_rmm" else {}
     name_of = {c["id"]: c["companyName"] for c in companies}
 
     clients = [{
@@ -119,7 +120,7 @@ def adapt(world: "World") -> None:
     assets = []
     for i in items:
         cw = cw_items.get(i["id"], {})
-        uid = i.get("rmmDeviceUID")
+        uid = i.get("rmmDeviceUID") or psa_links.get(i["id"])
         rmm = {field: (0 if field != "datto_id" else "") for field in RMM_FIELDS.values()}
         if uid and twin_of_uid is None:
             rmm["datto_id"] = uid

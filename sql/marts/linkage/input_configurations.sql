@@ -9,16 +9,39 @@ SELECT c.source || ':' || c.source_id AS unique_id,
        -- the hostname inside its organization: WS-001 at forty clients is common, WS-001 twice at one client is not,
        -- so agreement here weighs far more than agreement on the bare hostname
        oc.cluster_id || '|' || coalesce(c.hostname_norm, c.name_norm) AS org_hostname,
+       -- each word of the hostname that looks like one (letters and digits, 5+ characters, a digit among them),
+       -- without separators, within the organization
+       CASE WHEN oc.cluster_id IS NOT NULL THEN list_transform(list_filter(list_transform(
+           string_split(coalesce(c.hostname_norm, c.name_norm, ''), ' '),
+           lambda w: regexp_replace(w, '[^a-z0-9]', '', 'g')),
+           lambda w: length(w) >= 5 AND regexp_matches(w, '[0-9]')), lambda w: oc.cluster_id || '|' || w)
+       END AS org_host_words,
+       -- records of its system with its name in its client: "Exam Room 2 PC" twice is a room's name, not a device's
+       count(*) OVER (PARTITION BY c.source, oc.cluster_id, c.name_norm) AS org_name_copies,
        c.serial_norm,
-       -- how many records of one system carry this serial: above 2 it is a clone's or a template's, not a device's
+       -- how many machines (hostnames) of one system carry this serial: above 2 it is a clone's or a template's
        coalesce(sc.serial_copies, 0) AS serial_copies,
        c.mac_norm,
        CASE WHEN len(c.macs) > 0 THEN c.macs END AS macs,
        c.ip,
        c.config_type,
-       c.rmm_device_id
+       c.rmm_device_id,
+       -- one device for certain, across organization boundaries: the MAC or a serial that no clone fleet shares
+       -- (at most two records of one system carry it), together with the hostname
+       CASE WHEN coalesce(mc.mac_copies, 0) <= 2 AND c.mac_norm IS NOT NULL
+                 AND coalesce(c.hostname_norm, c.name_norm) IS NOT NULL
+            THEN c.mac_norm || '|' || coalesce(c.hostname_norm, c.name_norm) END AS mac_host_key,
+       CASE WHEN coalesce(sc.serial_copies, 0) <= 2 AND c.serial_norm IS NOT NULL
+                 AND coalesce(c.hostname_norm, c.name_norm) IS NOT NULL
+            THEN c.serial_norm || '|' || coalesce(c.hostname_norm, c.name_norm) END AS serial_host_key
 FROM stg_configurations c
 LEFT JOIN (SELECT serial_norm, max(n) AS serial_copies FROM (
-               SELECT serial_norm, source, count(*) AS n FROM stg_configurations
+               -- machines, not records: copies of one device (imported twice) carry its one hostname
+               SELECT serial_norm, source, count(DISTINCT coalesce(hostname_norm, name_norm, source_id)) AS n
+               FROM stg_configurations
                WHERE serial_norm IS NOT NULL GROUP BY ALL) GROUP BY 1) sc USING (serial_norm)
+LEFT JOIN (SELECT mac_norm, max(n) AS mac_copies FROM (
+               SELECT mac_norm, source, count(DISTINCT coalesce(hostname_norm, name_norm, source_id)) AS n
+               FROM stg_configurations
+               WHERE mac_norm IS NOT NULL GROUP BY ALL) GROUP BY 1) mc USING (mac_norm)
 LEFT JOIN org_clusters oc ON oc.unique_id = c.source || ':' || c.organization_source_id;

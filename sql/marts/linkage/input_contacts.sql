@@ -7,6 +7,9 @@ SELECT c.source || ':' || c.source_id AS unique_id,
        c.first_name_norm,
        c.last_name_norm,
        c.email_norm,
-       c.phone_digits
+       c.phone_digits,
+       -- one address with one first and last name: one person, whichever client each copy was filed under
+       CASE WHEN c.email_norm IS NOT NULL AND c.first_name_norm IS NOT NULL AND c.last_name_norm IS NOT NULL
+            THEN c.email_norm || '|' || c.first_name_norm || '|' || c.last_name_norm END AS person_key
 FROM stg_contacts c
 LEFT JOIN org_clusters oc ON oc.unique_id = c.source || ':' || c.organization_source_id;

@@ -6,32 +6,42 @@
 
 CREATE OR REPLACE TEMP TABLE org_child_anchor AS
 WITH keyed AS (
-    -- one row per (organization, child, identifier); a plain UNION ALL per identifier column, no lists to unnest
-    SELECT DISTINCT org_uid, child_uid, child_source, anchor FROM (
+    -- one row per (organization, child, identifier); a plain UNION ALL per identifier column, no lists to unnest.
+    -- `label` says which thing of its system the child is (a device's hostname, a person's first name): copies of
+    -- one device share it, VM clones sharing a BIOS serial do not
+    SELECT DISTINCT org_uid, child_uid, child_source, anchor, label FROM (
         SELECT source || ':' || organization_source_id AS org_uid, source || ':' || source_id AS child_uid,
-               source AS child_source, 's:' || serial_norm AS anchor
+               source AS child_source, 's:' || serial_norm AS anchor,
+               coalesce(hostname_norm, name_norm, source_id) AS label
         FROM stg_configurations WHERE organization_source_id IS NOT NULL AND serial_norm IS NOT NULL
         UNION ALL
-        SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'm:' || mac_norm
+        SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'm:' || mac_norm,
+               coalesce(hostname_norm, name_norm, source_id)
         FROM stg_configurations WHERE organization_source_id IS NOT NULL AND mac_norm IS NOT NULL
         UNION ALL
-        SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'r:' || rmm_device_id
+        SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'r:' || rmm_device_id,
+               coalesce(hostname_norm, name_norm, source_id)
         FROM stg_configurations WHERE organization_source_id IS NOT NULL AND rmm_device_id IS NOT NULL
         UNION ALL
         -- a person, not a mailbox: franchise branches share a domain and mailboxes like maria@ or info@ that
         -- different people answer, so an address counts only together with the name of the person it belongs to
         SELECT source || ':' || organization_source_id, 'contact:' || source || ':' || source_id, 'contact:' || source,
-               'e:' || email_norm || '|' || coalesce(last_name_norm, '')
+               'e:' || email_norm || '|' || coalesce(last_name_norm, ''), coalesce(first_name_norm, source_id)
         FROM stg_contacts WHERE organization_source_id IS NOT NULL AND email_norm IS NOT NULL)
 ), per_system AS (
-    SELECT anchor, child_source, count(*) AS n_children, count(DISTINCT org_uid) AS n_orgs
+    SELECT anchor, child_source, count(*) AS n_children, count(DISTINCT label) AS n_labels,
+           count(DISTINCT org_uid) AS n_orgs
     FROM keyed GROUP BY ALL
 ), usable AS (
     -- An anchor found under many organizations (a VPN adapter's MAC, a shared helpdesk mailbox) identifies none;
-    -- nor does one many records of one system carry (a VM-clone serial): a real device is in a system once or twice.
+    -- nor does one that several differently named records of one system carry (a VM-clone serial): a real device
+    -- is in a system under one or two names (reimaged), however often it was imported (a CSV imported twice makes
+    -- three copies of one device in IT Glue, all with its hostname).
     -- (An organization id carries its system, so organizations per system add up to organizations.)
+    -- A serial on two machines of one system is a junk value ("TBD") or a clone's, whatever staging knew of it.
     SELECT anchor FROM per_system GROUP BY anchor
-    HAVING sum(n_orgs) <= {max_orgs_per_anchor} AND max(n_children) <= 2
+    HAVING sum(n_orgs) <= {max_orgs_per_anchor} AND max(n_children) <= 4
+       AND max(n_labels) <= CASE WHEN starts_with(anchor, 's:') THEN 1 ELSE 2 END
 )
 SELECT org_uid, child_uid, anchor FROM keyed SEMI JOIN usable USING (anchor);
 
@@ -48,10 +58,77 @@ SELECT uid_a AS org_uid,
        list(CASE WHEN uid_a < uid_b THEN uid_a || '|' || uid_b ELSE uid_b || '|' || uid_a END) AS shared_pair_keys
 FROM pairs GROUP BY uid_a;
 
+-- The strong identities organizations hold: a device by MAC and hostname, or by a serial no clone shares and
+-- hostname, or by the RMM uid a record names; a person by address and surname. Two organizations most of whose
+-- identified devices and people are the same ones are one client, whatever their names say (a renamed client, an RMM
+-- site called after an office). Anchors held by many organizations, or by more than four records of one system (each
+-- anchor names a hostname, so clones do not share one), say nothing.
+CREATE OR REPLACE TEMP TABLE org_one_client AS
+WITH keyed AS (
+    SELECT DISTINCT org_uid, child_uid, child_source, anchor FROM (
+        SELECT source || ':' || organization_source_id AS org_uid, source || ':' || source_id AS child_uid,
+               source AS child_source, 'mh:' || mac_norm || '|' || coalesce(hostname_norm, name_norm) AS anchor
+        FROM stg_configurations
+        WHERE organization_source_id IS NOT NULL AND mac_norm IS NOT NULL
+          AND coalesce(hostname_norm, name_norm) IS NOT NULL AND NOT coalesce(is_deleted, FALSE)
+        UNION ALL
+        SELECT source || ':' || organization_source_id, source || ':' || source_id, source,
+               'sh:' || serial_norm || '|' || coalesce(hostname_norm, name_norm)
+        FROM stg_configurations
+        WHERE organization_source_id IS NOT NULL AND serial_norm IS NOT NULL
+          AND coalesce(hostname_norm, name_norm) IS NOT NULL AND NOT coalesce(is_deleted, FALSE)
+        UNION ALL
+        SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'r:' || rmm_device_id
+        FROM stg_configurations
+        WHERE organization_source_id IS NOT NULL AND rmm_device_id IS NOT NULL AND NOT coalesce(is_deleted, FALSE)
+        UNION ALL
+        SELECT source || ':' || organization_source_id, 'contact:' || source || ':' || source_id, 'contact:' || source,
+               'e:' || email_norm || '|' || last_name_norm
+        FROM stg_contacts
+        WHERE organization_source_id IS NOT NULL AND email_norm IS NOT NULL AND last_name_norm IS NOT NULL)
+), usable AS (
+    SELECT anchor FROM (SELECT anchor, child_source, count(*) AS n_children, count(DISTINCT org_uid) AS n_orgs
+                        FROM keyed GROUP BY ALL)
+    GROUP BY anchor HAVING sum(n_orgs) <= {max_orgs_per_anchor} AND max(n_children) <= 4
+), anchored AS (
+    SELECT org_uid, child_uid, anchor FROM keyed SEMI JOIN usable USING (anchor)
+), held AS (
+    SELECT org_uid, count(DISTINCT child_uid) AS n_held FROM anchored GROUP BY 1
+), shared AS (
+    SELECT a.org_uid AS uid_a, b.org_uid AS uid_b,
+           least(count(DISTINCT a.child_uid), count(DISTINCT b.child_uid)) AS n_shared
+    FROM anchored a JOIN anchored b ON a.anchor = b.anchor AND a.org_uid < b.org_uid
+    GROUP BY ALL
+)
+-- two or more shared, and at least half of what the smaller of the two holds: one device that moved between two
+-- clients, or a technician's laptop seen at both, is not enough
+SELECT s.uid_a, s.uid_b, s.n_shared
+FROM shared s JOIN held ha ON ha.org_uid = s.uid_a JOIN held hb ON hb.org_uid = s.uid_b
+WHERE s.n_shared >= 2 AND s.n_shared * 2 >= least(ha.n_held, hb.n_held);
+
 CREATE OR REPLACE TEMP TABLE org_input AS
 SELECT o.source || ':' || o.source_id AS unique_id,
        o.source, o.source_id,
        o.name_norm,
+       -- the name without what RMM sites and people add or shorten: site words ("- Main Office", "HQ"), "the",
+       -- "group", and common abbreviations written out ("Intl", "Int'l", "Svcs", "Mfg"); branch words stay
+       -- ("Acme Dental - North" is not "- South")
+       nullif(array_to_string(list_filter(list_transform(
+           string_split(regexp_replace(coalesce(o.name_norm, ''), '\bint l\b', 'international', 'g'), ' '),
+           lambda t: CASE t WHEN 'intl' THEN 'international' WHEN 'assoc' THEN 'associates'
+                            WHEN 'mfg' THEN 'manufacturing' WHEN 'bros' THEN 'brothers' WHEN 'svcs' THEN 'services'
+                            WHEN 'svc' THEN 'services' WHEN 'mtn' THEN 'mountain' WHEN 'mt' THEN 'mount'
+                            WHEN 'st' THEN 'saint' WHEN 'ste' THEN 'sainte' WHEN 'fam' THEN 'family'
+                            WHEN 'mgmt' THEN 'management' WHEN 'mgt' THEN 'management'
+                            WHEN 'constr' THEN 'construction' WHEN 'eng' THEN 'engineering'
+                            WHEN 'engg' THEN 'engineering' WHEN 'acctg' THEN 'accounting'
+                            WHEN 'props' THEN 'properties' WHEN 'dept' THEN 'department' WHEN 'ctr' THEN 'center'
+                            WHEN 'centre' THEN 'center' WHEN 'tech' THEN 'technologies' WHEN 'sys' THEN 'systems'
+                            WHEN 'natl' THEN 'national' WHEN 'n' THEN 'north' WHEN 's' THEN 'south'
+                            WHEN 'e' THEN 'east' WHEN 'w' THEN 'west' ELSE t END),
+           lambda t: t NOT IN ('', 'the', 'and', 'group', 'main', 'office', 'hq', 'headquarters', 'pllc', 'pa',
+                               'lc', 'pllp', 'ltda', 'sarl', 'srl', 'oy', 'ab', 'as', 'nv', 'kg')), ' '), '')
+           AS name_core,
        -- blocks "contoso main office" with "contoso"; a first word hundreds of organizations start with ("the",
        -- "first", a franchise brand) would make its block quadratic and narrows nothing, so it blocks nothing
        CASE WHEN count(*) OVER (PARTITION BY nullif(split_part(o.name_norm, ' ', 1), '')) <= {max_first_token_block}
@@ -67,8 +144,14 @@ SELECT o.source || ':' || o.source_id AS unique_id,
        CASE WHEN n.org_uid IS NULL THEN NULL::MAP(VARCHAR, INTEGER)
             ELSE coalesce(s.shared_children, MAP {}::MAP(VARCHAR, INTEGER)) END AS shared_children,
        coalesce(s.shared_pair_keys, []::VARCHAR[]) AS shared_pair_keys,
-       coalesce(n.n_children, 0) AS n_anchored_children
+       coalesce(n.n_children, 0) AS n_anchored_children,
+       -- one key per organization it is certainly one client with (both sides carry it)
+       coalesce(oc.keys, []::VARCHAR[]) AS one_client_keys
 FROM stg_organizations o
 LEFT JOIN source_roles r USING (source)
 LEFT JOIN (SELECT org_uid, count(DISTINCT child_uid) AS n_children FROM org_child_anchor GROUP BY 1) n ON n.org_uid = o.source || ':' || o.source_id
-LEFT JOIN org_shared_children s ON s.org_uid = o.source || ':' || o.source_id;
+LEFT JOIN org_shared_children s ON s.org_uid = o.source || ':' || o.source_id
+LEFT JOIN (SELECT uid, list(pair_key) AS keys FROM (
+               SELECT uid_a AS uid, uid_a || '|' || uid_b AS pair_key FROM org_one_client
+               UNION ALL SELECT uid_b, uid_a || '|' || uid_b FROM org_one_client) GROUP BY uid) oc
+       ON oc.uid = o.source || ':' || o.source_id;

@@ -19,6 +19,7 @@ SELECT
     CAST(NULL AS VARCHAR) AS psa_integration,
     FALSE AS has_rmm_record,
     nullif(trim(device_identifier), '') AS rmm_device_id,
+    CAST(NULL AS VARCHAR) AS rmm_source,  -- only IT Glue names the RMM a record came from
     coalesce(active_flag, TRUE) AS is_active,
     FALSE AS is_deleted,
     FALSE AS archived,

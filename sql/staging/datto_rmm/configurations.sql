@@ -32,6 +32,7 @@ SELECT
     CAST(NULL AS VARCHAR) AS psa_integration,
     FALSE AS has_rmm_record,
     uid AS rmm_device_id,
+    CAST(NULL AS VARCHAR) AS rmm_source,  -- only IT Glue names the RMM a record came from
     NOT coalesce(suspended, FALSE) AND NOT coalesce(is_deleted, FALSE) AS is_active,
     coalesce(is_deleted, FALSE) AS is_deleted,
     FALSE AS archived,

@@ -19,6 +19,7 @@ SELECT
     CAST(NULL AS VARCHAR) AS psa_integration,
     FALSE AS has_rmm_record,
     rmm_device_id,
+    CAST(NULL AS VARCHAR) AS rmm_source,
     NOT coalesce(inactive, FALSE) AS is_active,
     FALSE AS is_deleted,
     FALSE AS archived,
