@@ -164,3 +164,31 @@ def test_a_run_the_ui_launches_waits_for_the_warehouse_lock(sandbox, tmp_path):
     assert len(waited) == 1 and f"process {holder.pid}" in waited[0] and "(apply_cleanup" in waited[0]
     assert time.monotonic() - started > 2  # it did wait for the holder to let go
     assert run.tags[PID_TAG] == str(os.getpid())
+
+
+def test_the_sensor_releases_a_dead_run_that_holds_the_queue(tmp_path):
+    # under `make ui` a run killed -9 keeps the queue's one place; the approval sensor's tick releases it
+    from pipelines.assets.cleanup import cleanup_approval_sensor
+    from pipelines.dead_runs import HOST_TAG, START_TAG
+    from pipelines.resources import WarehouseResource
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(DEFAULT_DAGSTER_HOME / "dagster.yaml", home / "dagster.yaml")
+    dead_id, live_id = str(uuid.uuid4()), str(uuid.uuid4())
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_run(dg.DagsterRun(job_name="weekly_reconciliation", run_id=dead_id,
+                                       status=dg.DagsterRunStatus.STARTED,
+                                       tags={PID_TAG: str(gone.pid), HOST_TAG: socket.gethostname(), START_TAG: ""}))
+        instance.add_run(dg.DagsterRun(job_name="weekly_reconciliation", run_id=live_id,
+                                       status=dg.DagsterRunStatus.STARTED, tags=process_tags()))
+        instance.event_log_storage.initialize_concurrency_limit_to_default("duckdb")
+        assert instance.event_log_storage.claim_concurrency_slot("duckdb", dead_id, "extract_itglue").is_claimed
+        with dg.build_sensor_context(instance=instance, resources={
+                "warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb"))}) as context:
+            assert isinstance(cleanup_approval_sensor(context), dg.SkipReason)
+        assert instance.get_run_by_id(dead_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(live_id).status == dg.DagsterRunStatus.STARTED  # alive: left alone
+        assert instance.event_log_storage.get_concurrency_info("duckdb").active_run_ids == set()
