@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -108,7 +109,10 @@ def test_a_waiting_run_says_what_it_waits_for_and_obeys_sigterm(run_env):
         instance.event_log_storage.initialize_concurrency_limit_to_default("duckdb")
         assert instance.event_log_storage.claim_concurrency_slot("duckdb", holder_id, "extract_itglue").is_claimed
     waiting = start_run(run_env)
-    line = waiting.stderr.readline()
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(waiting.stderr.readline, "")), daemon=True).start()
+    wait_until(lambda: lines, waiting, seconds=60)
+    line = lines[0]
     assert line.startswith("msp-recon: waiting: pool duckdb (limit 1) is held by "
                            f"run {holder_id} (weekly_reconciliation, pid {os.getpid()} on {socket.gethostname()})")
     assert "Ctrl-C stops waiting" in line
@@ -116,11 +120,12 @@ def test_a_waiting_run_says_what_it_waits_for_and_obeys_sigterm(run_env):
     assert waiting.poll() is None  # still waiting: the holder is alive
     sent = time.monotonic()
     waiting.send_signal(signal.SIGTERM)
-    out, err = waiting.communicate(timeout=30)
+    waiting.wait(timeout=30)
     assert time.monotonic() - sent < 10
-    assert waiting.returncode == 1 and "Traceback" not in err
-    assert err.strip().splitlines() == ["msp-recon: interrupted: weekly_reconciliation stopped before it changed "
-                                        "anything"]
+    time.sleep(0.2)  # the reader thread takes the last line
+    assert waiting.returncode == 1 and not any("Traceback" in line for line in lines)
+    assert [line.strip() for line in lines[1:]] == [
+        "msp-recon: interrupted: weekly_reconciliation stopped before it changed anything"]
     assert not os.path.exists(run_env["RECON_WAREHOUSE"])
 
 
