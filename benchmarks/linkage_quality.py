@@ -33,27 +33,27 @@ from pipelines.cleanup.plan import propose
 from pipelines.linkage import scoring
 from pipelines.linkage.pipeline import LinkageOptions, read_staging, run_linkage
 from pipelines.sandbox.quality import destructive_on_live, link_scores
-from pipelines.sandbox.server import RunningSandbox, Sandbox, env_for
-from pipelines.sandbox.world import build_world
-from pipelines.sources import get_source
+from pipelines.sandbox.server import RunningSandbox, Sandbox, env_for, protocols
+from pipelines.sandbox.systems import build_world, expected_counts
+from pipelines.sources import all_sources, get_source, source_names
 from pipelines.staging import build_staging
 from pipelines.warehouse import Warehouse
 
 LIFTED = 10**9
 # What a new user's first run meets: the first 2 requests and every 19th throttled (Retry-After 1 s), every 23rd a 503.
 FAULTS = {"throttle_first": 2, "throttle_every": 19, "fail_every": 23, "retry_after": "1"}
-RMMS = {"both": ("datto_rmm", "ninjaone"), "datto_rmm": ("datto_rmm",), "ninjaone": ("ninjaone",)}
+RMMS = {"both": ("datto_rmm", "ninjaone"), **{name: (name,) for name in source_names("rmm")}}
 
 
 def extract_and_stage(world, sources: tuple[str, ...], url: str, warehouse: Warehouse) -> dict:
     """Extract every source over HTTP into raw, stage; returns whether every raw table holds what the World serves."""
-    env = env_for(url, sources) | {"ITGLUE_RATE_LIMIT": str(LIFTED), "DATTO_RMM_RATE_LIMIT": str(LIFTED),
-                                   "NINJAONE_RATE_LIMIT": str(LIFTED)}
+    env = env_for(url, sources) | {s.rate_limit.env: str(LIFTED) for s in all_sources() if s.rate_limit}
     for name in sources:
         source = get_source(name)
-        extraction = asyncio.run(source.extract(source.config_from(env), lambda table: None))
+        # the warehouse's tables as the weekly job passes them (incremental sources, HaloPSA's link history)
+        extraction = asyncio.run(source.extract(source.config_from(env), lambda t: warehouse.table(f"raw.{t}")))
         warehouse.replace_tables("raw", extraction.frames)
-    expected = {k: v for k, v in world.expected_counts().items() if k.split("_")[0] in
+    expected = {k: v for k, v in expected_counts(world).items() if k.split("_")[0] in
                 {s.split("_")[0] for s in sources}}
     counts = {f"{t}": n for t, n in warehouse.row_counts("raw").items()}
     missing = {t: (counts.get(t), n) for t, n in expected.items() if counts.get(t) != n}
@@ -91,7 +91,7 @@ def hard_case_scores(clusters: pl.DataFrame, truth, sources: set[str]) -> dict:
 
 
 def serving(world, faults: bool) -> Sandbox:
-    sandbox = Sandbox(world, rate_limits={"itglue": LIFTED, "datto_rmm": LIFTED, "ninjaone": LIFTED})
+    sandbox = Sandbox(world, rate_limits=dict.fromkeys(protocols(), LIFTED))
     if faults:
         for k, v in FAULTS.items():
             setattr(sandbox.faults, k, v)
@@ -101,7 +101,7 @@ def serving(world, faults: bool) -> Sandbox:
 def score_seed(seed: int, scale: int, difficulty: str, psa: str, rmm: str, faults: bool, history: bool = False
                ) -> dict:
     started = time.perf_counter()
-    world = build_world(seed=seed, scale=scale, psa=psa, difficulty=difficulty, rmm=rmm)
+    world = build_world(seed=seed, scale=scale, psa=psa, difficulty=difficulty, rmms=RMMS[rmm])
     built = time.perf_counter() - started
     sources = ("itglue", psa, *RMMS[rmm])
     sandbox = serving(world, faults)
@@ -109,7 +109,7 @@ def score_seed(seed: int, scale: int, difficulty: str, psa: str, rmm: str, fault
         warehouse = Warehouse(Path(tmp) / "warehouse.duckdb")
         if history:
             # Last week's run first, on the PSA as it stood then: the links it records are this run's history.
-            before = build_world(seed=seed, scale=scale, psa=psa, difficulty=difficulty, rmm=rmm, weeks_ago=1)
+            before = build_world(seed=seed, scale=scale, psa=psa, difficulty=difficulty, rmms=RMMS[rmm], weeks_ago=1)
             with RunningSandbox(serving(before, faults)) as running:
                 extract_and_stage(before, sources, running.url, warehouse)
                 run_linkage(warehouse, options=LinkageOptions(charts=False))
@@ -247,7 +247,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
     parser.add_argument("--scale", type=int, default=40, help="client organizations per tenant")
     parser.add_argument("--difficulty", default="standard", help="standard, hard, or a number from 0 to 1")
-    parser.add_argument("--psa", choices=["autotask", "connectwise"], default="autotask")
+    parser.add_argument("--psa", choices=source_names("psa"), default="autotask")
     parser.add_argument("--rmm", choices=sorted(RMMS), default="both",
                         help="the RMM the tenant runs (and that is extracted); both: Datto RMM and NinjaOne")
     parser.add_argument("--faults", action="store_true", help="inject 429s and 503s while extracting and planning")

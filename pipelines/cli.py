@@ -257,14 +257,26 @@ def _with_warehouse(work, read_only: bool = False):
     """Run work(con) on the warehouse (a locked read-only session for readers); refusals and a locked file end in
     one line."""
     from pipelines.cleanup import CleanupError
-    from pipelines.warehouse import Warehouse, WarehouseError
+    from pipelines.warehouse import Warehouse, WarehouseError, WarehouseLocked
 
     store = Warehouse(warehouse_path())
     if read_only and not store.path.exists():
         fail(f"there is no warehouse at {store.path} yet: run the weekly job first (make demo, or msp-recon run)")
     try:
-        with store.connect(read_only=read_only) as con:
-            return work(con)
+        try:
+            with store.connect(read_only=read_only) as con:
+                return work(con)
+        except WarehouseLocked:
+            from pipelines.publish import published_path
+            from pipelines.settings import environment
+
+            copy = published_path(store, environment())
+            if not (read_only and copy.exists()):
+                raise
+            # a run holds the warehouse: readers (batches, show) read the published copy meanwhile
+            click.echo(f"msp-recon: a run holds the warehouse; reading the published copy {copy}", err=True)
+            with Warehouse(copy).connect(read_only=True) as con:
+                return work(con)
     except (CleanupError, WarehouseError) as exc:
         fail(str(exc))
 

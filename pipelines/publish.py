@@ -33,6 +33,9 @@ PUBLISHED_SCHEMAS = ("staging", "marts", "cleanup", "audit")
 # all, encrypted or not; its record_json has them as "[encrypted]").
 WITHHELD_COLUMNS = {("audit", "snapshots"): ("secrets_encrypted",)}
 ABOUT_SCHEMA = "about"  # where the copy says what it is: about.publication, about.tables
+# The copy is written in a storage format the tools users have can read: the duckdb CLI on PyPI (duckdb-cli 1.5),
+# DBeaver's and Metabase's DuckDB drivers do not open DuckDB 2.0's own format yet.
+STORAGE_VERSION = "v1.5.0"
 
 
 class PublishError(Exception):
@@ -93,7 +96,7 @@ def _write(warehouse: Warehouse, scratch: Path, schemas: tuple[str, ...],
             "SELECT schema_name, view_name, sql FROM duckdb_views() WHERE database_name = current_database() "
             f"AND NOT internal AND schema_name IN ({', '.join('?' for _ in schemas)}) ORDER BY 1, 2",
             list(schemas)).fetchall()
-        con.execute(f"ATTACH '{_sql_string(scratch)}' AS published")
+        con.execute(f"ATTACH '{_sql_string(scratch)}' AS published (STORAGE_VERSION '{STORAGE_VERSION}')")
         try:
             for schema in schemas:
                 con.execute(f'CREATE SCHEMA IF NOT EXISTS published."{schema}"')

@@ -125,3 +125,16 @@ def test_recon_key_dir_moves_the_keys(store, tenant, tmp_path, monkeypatch):
     monkeypatch.setenv(keys.KEY_DIR_VARIABLE, str(tmp_path / "another"))  # another key: the approval is not its
     with store.connect() as con:
         assert approval.valid_approval(con, batch_id) is None
+
+
+def test_a_published_copy_elsewhere_reads_its_approvals_with_the_warehouse_key(store, tenant, tmp_path):
+    from pipelines.publish import publish
+    from pipelines.read_only import readonly_connect
+
+    batch_id = plan_batch(store, tenant)
+    with store.connect() as con:
+        made = approval.approve(con, batch_id, "ana")
+    copy = publish(store, tmp_path / "elsewhere" / "published.duckdb").path
+    with readonly_connect(copy) as con:
+        assert keys.key_dir_of(con) == store.path.parent / "keys"
+        assert approval.valid_approval(con, batch_id).approval_id == made.approval_id

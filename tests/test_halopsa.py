@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from pipelines.sandbox.api import halopsa as halo_server
@@ -123,13 +124,22 @@ def test_itglue_copies_are_unsynced_and_halo_holds_the_links(halo_world):
     assert len({a["itglue_id"] for a in assets if a["itglue_id"]}) == sum(1 for a in assets if a["itglue_id"])
 
 
-def test_staging_marks_the_copy_halo_links_as_synced(halo):
-    extraction = _extract(halo)
-    itglue = _itglue_frames(halo)
+def _from_env(sandbox, previous=lambda table: None):
+    config = halopsa.SOURCE.config_from(sandbox.env(("halopsa",)))
+    return asyncio.run(halopsa.SOURCE.extract(config, previous))
+
+
+def _stage(frames):
     con = duckdb.connect()
     con.execute("CREATE SCHEMA raw; CREATE SCHEMA staging")
-    replace_tables(con, "raw", {**extraction.frames, **itglue})
-    counts = build_staging(con, ["itglue", "halopsa"])
+    replace_tables(con, "raw", frames)
+    return con, build_staging(con, ["itglue", "halopsa"])
+
+
+def test_staging_marks_the_copy_halo_links_as_synced(halo):
+    extraction = _from_env(halo)
+    itglue = _itglue_frames(halo)
+    con, counts = _stage({**extraction.frames, **itglue})
     assert counts["configurations"]["halopsa"] == extraction.frames["halopsa_assets"].height
     linked = {r["itglue_id"] for r in halo.sandbox.world.systems["halopsa"]["assets"] if r["itglue_id"]}
     enabled = {r[0] for r in con.execute("SELECT source_id FROM staging.configurations WHERE source = 'itglue' "
@@ -143,6 +153,24 @@ def test_staging_marks_the_copy_halo_links_as_synced(halo):
     assert people > 0
 
 
+def test_a_deleted_halo_records_link_is_kept_and_its_copy_stays_synced(halo):
+    first = _from_env(halo)
+    links = first.frames["halopsa_itglue_links"]
+    assert links.height == sum(1 for key in ("clients", "assets", "users")
+                               for r in halo.sandbox.world.systems["halopsa"][key] if r["itglue_id"])
+    assets = halo.sandbox.world.systems["halopsa"]["assets"]
+    gone = next(a for a in assets if a["itglue_id"])
+    assets.remove(gone)  # deleted in Halo between two runs
+    second = _from_env(halo, lambda table: first.frames.get(table))
+    kept = second.frames["halopsa_itglue_links"]
+    assert kept.height == links.height
+    row = kept.filter(pl.col("halo_id") == str(gone["id"])).row(0, named=True)
+    assert row["itglue_id"] == gone["itglue_id"] and row["last_seen"] < second.frames["halopsa_assets"]["extracted_at"][0]
+    con, _ = _stage({**second.frames, **_itglue_frames(halo)})
+    assert con.execute("SELECT psa_integration FROM staging.configurations WHERE source = 'itglue' AND source_id = ?",
+                       [gone["itglue_id"]]).fetchone() == ("enabled",)
+
+
 def _itglue_frames(sandbox):
     from pipelines.sources import itglue
 
@@ -153,3 +181,17 @@ def _itglue_frames(sandbox):
 def test_the_server_declares_itself():
     assert halo_server.URL_ENV in halopsa.SOURCE.env
     assert set(halo_server.CREDENTIALS) <= set(halopsa.SOURCE.env)
+
+
+def test_last_weeks_halo_links_the_copies_of_records_deleted_since():
+    """The tenant as last week's run saw it: Halo still holds the records deleted since, each linked to the IT Glue
+    copy its sync made, which today's truth lists as psa_record_deleted orphans (found by a run with history)."""
+    before = build_world(seed=11, scale=15, psa="halopsa", weeks_ago=1)
+    today = build_world(seed=11, scale=15, psa="halopsa")
+    deleted = set(today.truth.orphans.filter(pl.col("reason") == "psa_record_deleted")["source_id"])
+    assert deleted
+    linked_before = {r["itglue_id"] for key in ("clients", "assets", "users")
+                     for r in before.systems["halopsa"][key] if r["itglue_id"]}
+    linked_today = {r["itglue_id"] for key in ("clients", "assets", "users")
+                    for r in today.systems["halopsa"][key] if r["itglue_id"]}
+    assert deleted <= linked_before and not deleted & linked_today

@@ -182,3 +182,41 @@ def test_devices_agree_across_unlinked_organizations_but_hostnames_alone_do_not(
     orphans = dict(tables["marts.orphans"].select("source_id", "reason").iter_rows())
     # their RMM ids are absent from a complete Datto extraction: gone, with proof (here: the test says so)
     assert orphans["g1"] == "rmm_device_deleted"
+
+
+def causes_of(rows: list[dict], tmp_path) -> dict[str, str]:
+    tables, _ = link({"organizations": orgs(("itglue", "11", "Contoso", "contoso", "enabled", None, T0),
+                                            ("autotask", "1", "Contoso", "contoso", None, None, T0)),
+                      "configurations": pl.DataFrame(rows)}, tmp_path)
+    dups = tables["marts.duplicates"].filter(pl.col("source") == "itglue")
+    return dict(dups.select("source_id", "cause").iter_rows())
+
+
+@pytest.mark.parametrize("offset_days", [0, 3, 400])
+def test_causes_read_signatures_not_planted_times(tmp_path, offset_days):
+    """The same stories at other times of day and year keep their causes; a story that fits no signature (a manual
+    copy made after the synced one, or one without a creation time) is `unknown`, not a guess."""
+    t = T0 + timedelta(days=offset_days, minutes=37)
+    rows = [cfg("autotask", "a1", "1", "ws-101", "SN-101", "AABBCCDDEE01"),
+            cfg("itglue", "s1", "11", "ws-101", "SN-101", "AABBCCDDEE01", psa="enabled", created_at=t),
+            cfg("itglue", "m1", "11", "ws-101", "SN-101", "AABBCCDDEE01", created_at=t - timedelta(days=90)),
+            cfg("autotask", "a2", "1", "ws-102", "SN-102", "AABBCCDDEE02"),
+            cfg("itglue", "s2", "11", "ws-102", "SN-102", "AABBCCDDEE02", psa="enabled", created_at=t),
+            cfg("itglue", "m2", "11", "ws-102", "SN-102", "AABBCCDDEE02", created_at=t + timedelta(days=20)),
+            cfg("autotask", "a3", "1", "ws-103", "SN-103", "AABBCCDDEE03"),
+            cfg("itglue", "s3", "11", "ws-103", "SN-103", "AABBCCDDEE03", psa="enabled", created_at=t),
+            cfg("itglue", "m3", "11", "ws-103", "SN-103", "AABBCCDDEE03", created_at=None)]
+    causes = causes_of(rows, tmp_path)
+    assert causes["m1"] == causes["s1"] == "pre_sync_existing"
+    assert causes["m2"] == "unknown" and causes["m3"] == "unknown"
+
+
+def test_the_rmm_device_id_is_read_from_the_rmm_record():
+    from pipelines.sources.itglue import rmm_device_id  # noqa: PLC0415
+
+    assert rmm_device_id({"device-id": "9f1c2e7a-1111-4a4a-9b9b-0123456789ab"}) == "9f1c2e7a-1111-4a4a-9b9b-0123456789ab"
+    assert rmm_device_id({"device-id": 4711}) == "4711"
+    assert rmm_device_id({"external-url": "https://merlot.centrastage.net/device/9f1c2e7a-1111/summary"}) is None
+    assert rmm_device_id({"external-url": "https://merlot.centrastage.net/csm/device/9f1c2e7a-1111"}) == "9f1c2e7a-1111"
+    assert rmm_device_id({"url": "https://app.ninjarmm.com/#/deviceDashboard/devices/104?tab=1"}) == "104"
+    assert rmm_device_id({"name": "WS-01", "hostname": "WS-01"}) is None  # no id: proves nothing later

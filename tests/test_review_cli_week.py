@@ -110,3 +110,7 @@ def test_a_week_of_review_through_the_command_line(sandbox, tmp_path):
     assert isinstance(metadata["week resolved"], dg.IntMetadataValue) and metadata["week resolved"].value > 0
     assert any(k.startswith("cause ") and isinstance(v, dg.IntMetadataValue) for k, v in metadata.items())
     assert metadata["review report"].value == str(report)
+    for chart in (warehouse.parent / "linkage_charts").glob("*.html"):  # Splink's charts render offline
+        html = chart.read_text()
+        assert not re.search(r'<script[^>]*src="https?:', html), chart.name
+        assert "cdn.jsdelivr.net/npm/vega" not in html, chart.name

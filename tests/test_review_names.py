@@ -40,3 +40,23 @@ def test_show_starts_with_a_summary_and_filters(store, tenant):
     deletes = [line for line in orphan_deletes if line.startswith(batch_id + "-")]
     assert {line.split()[0] for line in deletes} == {ids[("organization", "4")], ids[("configuration", "107")],
                                                       ids[("contact", "203")]}
+
+
+def test_show_reads_the_published_copy_while_a_run_holds_the_warehouse(store, tenant, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from pipelines.publish import publish
+
+    batch_id = plan_batch(store, tenant)
+    copy = publish(store, tmp_path / "published.duckdb").path
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ITGLUE_", "RECON_", "DAGSTER_"))}
+    env |= {"RECON_WAREHOUSE": str(store.path), "RECON_PUBLISHED": str(copy)}
+    with duckdb.connect(str(store.path)):  # a run holds the warehouse
+        shown = subprocess.run([sys.executable, "-m", "pipelines.cli", "show", batch_id, "--client", "contoso"],
+                               env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "reading the published copy" in shown.stderr and "DC01 at Contoso" in shown.stdout

@@ -89,7 +89,13 @@ def test_hard_tenant_varies_where_real_tenants_do(hard):
     # Renamed clients and names misspelt in the PSA, with truth pairs that say they are one client.
     cases = set(hard.truth.hard_positives["case"])
     assert {"renamed_client", "psa_name_typo", "site_name_variant"} <= cases
-    assert "junk_serial" in set(hard.truth.hard_negatives["case"])
+    negatives = hard.truth.hard_negatives
+    assert "junk_serial" in set(negatives["case"])
+    named = negatives.filter((pl.col("case") == "named_alike") & (pl.col("source_a") == "autotask"))
+    cis = {str(c["id"]): c for c in hard.autotask["configuration_items"]}
+    assert named.height and all(cis[a]["referenceTitle"] == cis[b]["referenceTitle"]
+                                for a, b in named.select("source_id_a", "source_id_b").iter_rows())
+    assert negatives.filter((pl.col("case") == "vm_clone_serial") & (pl.col("source_a") == "connectwise")).height
 
 
 def test_renamed_clients_keep_the_old_name_outside_the_psa(hard):

@@ -35,9 +35,16 @@ def key_dir(warehouse: Path | None, settings: dict[str, str] | None = None) -> P
 
 
 def key_dir_of(con: duckdb.DuckDBPyConnection) -> Path:
-    """The key folder of the warehouse this connection has open."""
+    """The key folder of the warehouse this connection has open; for a published copy (which may live elsewhere,
+    RECON_PUBLISHED), of the warehouse it was published from (about.publication), so its approvals read the same."""
     path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
-    return key_dir(Path(path[0][0]) if path and path[0][0] else None)
+    warehouse = Path(path[0][0]) if path and path[0][0] else None
+    published_from = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                                 "AND schema_name = 'about' AND table_name = 'publication'").fetchall()[0][0]
+    if published_from:
+        found = con.execute("SELECT warehouse FROM about.publication LIMIT 1").fetchall()
+        warehouse = Path(found[0][0]) if found and found[0][0] else warehouse
+    return key_dir(warehouse)
 
 
 def read_key(directory: Path, name: str, create: bool) -> bytes | None:

@@ -85,3 +85,6 @@ def attach(con: duckdb.DuckDBPyConnection, proposals: Iterable, fetched: Mapping
         name = name or (staged.get(org_id) if org_id else None)
         p.organization_name, p.organization_itglue_id = name, org_id
         p.subject = subject(p.entity_type, p.name, p.source_id, name)
+        if p.instructions and not p.resource_url:  # no link known (no record of the tenant carried one): say what
+            p.instructions = (p.instructions.replace("Item: None", f"Item: {p.subject} in IT Glue")
+                              .replace("Open None", f"Open {p.subject} in IT Glue"))

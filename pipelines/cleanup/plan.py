@@ -415,7 +415,9 @@ def write_batch(con: duckdb.DuckDBPyConnection, proposals: list[Proposal], marts
         recorded = store.now()
         for entity in STAGING_TABLES:
             dups = len({r["source_id"] for r in marts.duplicates if r["entity_type"] == entity and r["role"] == "duplicate"})
-            orphans = sum(1 for r in marts.orphans if r["entity_type"] == entity)
+            # proven orphans only: `unlinked` rows claim nothing is gone
+            orphans = sum(1 for r in marts.orphans
+                          if r["entity_type"] == entity and r["reason"] in PROVEN_ORPHAN_REASONS)
             con.execute("INSERT INTO cleanup.mart_counts VALUES (?, ?, ?, ?, ?)",
                         [recorded, batch_id, entity, dups, orphans])
         con.execute("COMMIT")

@@ -29,7 +29,8 @@ def save_charts(engine: LinkageEngine, linker: Linker, spec: EntitySpec, predict
         except Exception as exc:  # charts are for people; a failed one must not fail the run
             log.warning("linkage chart %s for %s not drawn: %s", name, e, exc)
 
-    attempt("match_weights", lambda p: linker.visualisations.match_weights_chart().save(str(p)))
+    # inline=True: vega, vega-lite and vega-embed from Splink's own package, so the charts render offline
+    attempt("match_weights", lambda p: linker.visualisations.match_weights_chart().save(str(p), inline=True))
 
     def waterfall(path: Path) -> None:
         # the pairs a cleanup acts on (two copies in one system) first, then the strongest cross-system links
@@ -37,7 +38,7 @@ def save_charts(engine: LinkageEngine, linker: Linker, spec: EntitySpec, predict
             SELECT * FROM {predictions.physical_name}
             ORDER BY (source_l = source_r) DESC, match_weight DESC LIMIT {n_waterfall}""").pl().to_dicts()
         if records:
-            linker.visualisations.waterfall_chart(records, filter_nulls=False).save(str(path))
+            linker.visualisations.waterfall_chart(records, filter_nulls=False).save(str(path), inline=True)
         else:
             raise ValueError("no scored pairs")
 

@@ -59,43 +59,64 @@ def _pair_comparisons(columns: list[str], row: dict[str, Any], flipped: bool) ->
     return found
 
 
+def for_actions(con: duckdb.DuckDBPyConnection, actions: list[dict[str, Any]]) -> dict[str, Evidence]:
+    """action_id -> the evidence behind it, read in one query per table however many actions there are (a batch
+    of thousands renders in one pass). Missing marts (an older warehouse) show less, never fail."""
+    pairs: dict[str, dict[frozenset, tuple[list[str], dict[str, Any]]]] = {}
+    staged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for entity, table in STAGING_TABLES.items():
+        mine = [a for a in actions if a["entity_type"] == entity]
+        records = {f"{a['source']}:{x}" for a in mine for x in (a["source_id"], a.get("survivor_source_id")) if x}
+        if records and store.has_table(con, f"staging.{table}"):
+            for row in store.rows(con, f"SELECT * FROM staging.{table} WHERE source || ':' || source_id "
+                                       "IN (SELECT unnest(?))", [sorted(records)]):
+                staged[(entity, row["source"], row["source_id"])] = row
+        wanted = {f"{a['source']}:{x}" for a in mine if a.get("survivor_source_id")
+                  for x in (a["source_id"], a["survivor_source_id"])}
+        name = f"marts.match_pairs_{table}"
+        if not wanted or not store.has_table(con, name):
+            continue
+        result = con.execute(f"SELECT * FROM {name} WHERE unique_id_l IN (SELECT unnest(?)) "
+                             "AND unique_id_r IN (SELECT unnest(?))", [sorted(wanted)] * 2)
+        columns = [d[0] for d in result.description]
+        pairs[entity] = {}
+        for values in result.fetchall():
+            row = dict(zip(columns, values, strict=True))
+            pairs[entity][frozenset((row["unique_id_l"], row["unique_id_r"]))] = (columns, row)
+    histories = orphan_histories(con, [(a["entity_type"], a["source_id"]) for a in actions
+                                       if not a.get("survivor_source_id")])
+    found = {}
+    for a in actions:
+        entity, source, sid, other = a["entity_type"], a["source"], a["source_id"], a.get("survivor_source_id")
+        side_by_side = side_by_side_of(entity, staged.get((entity, source, sid), {}),
+                                       staged.get((entity, source, other), {}) if other else None)
+        if other:
+            hit = pairs.get(entity, {}).get(frozenset((f"{source}:{sid}", f"{source}:{other}")))
+            if hit:
+                columns, row = hit
+                found[a["action_id"]] = Evidence(
+                    "survivor", other, _pair_comparisons(columns, row, row["unique_id_l"] != f"{source}:{sid}"),
+                    row.get("match_weight"), row.get("match_key"))
+            else:
+                found[a["action_id"]] = Evidence("survivor", other, side_by_side,
+                                                 note="linked through a third record: the staged match fields side "
+                                                      "by side")
+        else:
+            found[a["action_id"]] = Evidence(histories.get((entity, sid), ""), None, side_by_side)
+    return found
+
+
 def for_action(con: duckdb.DuckDBPyConnection, action: dict[str, Any]) -> Evidence:
-    """The evidence behind one action; never raises for missing marts (an older warehouse shows less)."""
-    entity, source, sid = action["entity_type"], action["source"], action["source_id"]
-    table = STAGING_TABLES[entity]
-    other = action.get("survivor_source_id")
-    if other:
-        pairs = f"marts.match_pairs_{table}"
-        if store.has_table(con, pairs):
-            a, b = f"{source}:{sid}", f"{source}:{other}"
-            result = con.execute(f"SELECT * FROM {pairs} WHERE (unique_id_l = ? AND unique_id_r = ?) "
-                                 "OR (unique_id_l = ? AND unique_id_r = ?) LIMIT 1", [a, b, b, a])
-            columns = [d[0] for d in result.description]
-            rows = result.fetchall()
-            if rows:
-                row = dict(zip(columns, rows[0], strict=True))
-                return Evidence("survivor", other, _pair_comparisons(columns, row, row["unique_id_l"] != a),
-                                row.get("match_weight"), row.get("match_key"))
-        return Evidence("survivor", other, staged_side_by_side(con, entity, source, sid, other),
-                        note="linked through a third record: the staged match fields side by side")
-    orphan = orphan_history(con, entity, sid)
-    return Evidence(orphan or "", None, staged_side_by_side(con, entity, source, sid, None))
+    return for_actions(con, [action])[action["action_id"]]
 
 
-def staged_side_by_side(con: duckdb.DuckDBPyConnection, entity: str, source: str, sid: str,
-                        other: str | None) -> list[Comparison]:
-    table = f"staging.{STAGING_TABLES[entity]}"
-    if not store.has_table(con, table):
-        return []
-    wanted = [s for s in (sid, other) if s]
-    rows = {r["source_id"]: r for r in store.rows(
-        con, f"SELECT * FROM {table} WHERE source = ? AND list_contains(?, source_id)", [source, wanted])}
-    mine, theirs = rows.get(sid, {}), rows.get(other, {}) if other else {}
+def side_by_side_of(entity: str, mine: dict[str, Any], theirs: dict[str, Any] | None) -> list[Comparison]:
+    """The staged match fields of a record, beside its partner's when it has one."""
     found = []
     for name in _fields(entity, mine):
-        x, y = mine.get(name), theirs.get(name)
+        x, y = mine.get(name), (theirs or {}).get(name)
         agreement = "missing" if x in (None, "") or y in (None, "") else ("agree" if x == y else "differ")
-        found.append(Comparison(name, _text(x), _text(y), agreement if other else "missing"))
+        found.append(Comparison(name, _text(x), _text(y), agreement if theirs is not None else "missing"))
     return found
 
 
@@ -104,17 +125,16 @@ def _fields(entity: str, row: dict[str, Any]) -> Iterable[str]:
     return [f for f in (*shown, *MATCH_FIELDS[entity]) if f in row or not row]
 
 
-def orphan_history(con: duckdb.DuckDBPyConnection, entity: str, sid: str) -> str | None:
-    """What earlier runs saw of an orphan's partner ("partner seen until 2026-03-02", or "no partner seen ...")."""
-    if not store.has_table(con, "marts.orphans"):
-        return None
+def orphan_histories(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """What earlier runs saw of each orphan's partner ("partner seen until 2026-03-02 (autotask:17)", or "no partner
+    seen by earlier runs"), for (entity_type, source_id) keys."""
+    if not keys or not store.has_table(con, "marts.orphans"):
+        return {}
     columns = {r[0] for r in con.execute("DESCRIBE marts.orphans").fetchall()}
     if "history" not in columns:
-        return None
-    partner = ", gone_partner" if "gone_partner" in columns else ", NULL"
-    found = con.execute(f"SELECT history{partner} FROM marts.orphans WHERE entity_type = ? AND source_id = ?",
-                        [entity, sid]).fetchall()
-    if not found:
-        return None
-    history, gone = found[0]
-    return f"{history} ({gone})" if gone else history
+        return {}
+    partner = "gone_partner" if "gone_partner" in columns else "NULL"
+    found = con.execute(f"SELECT entity_type, source_id, history, {partner} FROM marts.orphans "
+                        "WHERE entity_type || ':' || source_id IN (SELECT unnest(?))",
+                        [sorted({f"{e}:{s}" for e, s in keys})]).fetchall()
+    return {(e, s): f"{h} ({g})" if g else (h or "") for e, s, h, g in found}

@@ -53,7 +53,7 @@ def write_report(con: duckdb.DuckDBPyConnection, batch_id: str, path: Path) -> P
     """A static HTML report of the whole batch (what the Dagster asset links to), written beside the warehouse."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(render(batch_view(con, batch_id), interactive=False))
+    tmp.write_text(render(batch_view(con, batch_id, page_size=None), interactive=False))
     tmp.replace(path)
     return path
 
@@ -129,8 +129,9 @@ class ReviewApp:
             return PlainTextResponse("missing or wrong token: open the URL msp-recon review printed", 403)
         batch_id = request.path_params["batch_id"]
         filters = Filters.of(dict(request.query_params))
+        page = int(request.query_params["page"]) if request.query_params.get("page", "").isdigit() else 1
         try:
-            view, note = self._read(lambda con: batch_view(con, batch_id, filters))
+            view, note = self._read(lambda con: batch_view(con, batch_id, filters, page))
         except (CleanupError, WarehouseLocked) as exc:
             return PlainTextResponse(str(exc), 404 if isinstance(exc, CleanupError) else 503)
         html = render(view, interactive=True, token=self.token, message=request.query_params.get("message"),

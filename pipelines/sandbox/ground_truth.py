@@ -133,6 +133,23 @@ def _hard_cases(tenant: Tenant, psa: Psa, site_of: dict[int, dict], ninja: dict,
     config_pairs("placeholder_serial", by_placeholder.values())
     config_pairs("shared_vpn_mac", by_vpn.values())
     if tenant.variation.on:
+        # The PSA's own look-alikes: VM clones sharing one BIOS serial, and machines a person named alike at one
+        # client ("PC - Billing", "Lab Server"). Deleting one as the other's duplicate deletes a live device.
+        live_items = [i for i in psa.items if i.deleted_at is None and not i.duplicate]
+        by_pool: dict[int, list] = defaultdict(list)
+        by_name: dict[tuple[int, str], list] = defaultdict(list)
+        for i in live_items:
+            if i.device.vm_pool is not None:
+                by_pool[i.device.vm_pool].append(i)
+            by_name[(i.company.id, i.name)].append(i)
+        for case, groups in (("vm_clone_serial", by_pool.values()), ("named_alike", by_name.values())):
+            count = 0
+            for group in groups:
+                for a, b in _chain(group):
+                    if count < MAX_PAIRS_PER_CASE and a.device is not b.device:
+                        for source in PSA_SOURCES:
+                            negatives.add("configuration", case, source, str(a.id), source, str(b.id))
+                        count += 1
         # One junk serial ("Not Available", "OEM") on many machines, as hand-made copies and imports write it.
         by_junk: dict[str, list] = defaultdict(list)
         for g in glue.configs:

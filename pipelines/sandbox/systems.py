@@ -16,8 +16,9 @@ NATIVE_RMMS = ("datto_rmm", "ninjaone")
 
 
 def build_world(seed: int = 7, scale: int = 60, psa: str = "autotask",
-                rmms: tuple[str, ...] = NATIVE_RMMS, difficulty: str | float = "standard") -> World:
-    """The tenant served with `psa` as the PSA IT Glue syncs with and `rmms` as its RMMs."""
+                rmms: tuple[str, ...] = NATIVE_RMMS, difficulty: str | float = "standard", **options) -> World:
+    """The tenant served with `psa` as the PSA IT Glue syncs with and `rmms` as its RMMs (`options`, such as
+    `weeks_ago`, go to `world.build_world`)."""
     adapters = [protocols()[name] for name in (*rmms, psa) if name not in (*NATIVE_PSAS, *NATIVE_RMMS)]
     replaced = [a.REPLACES for a in adapters if getattr(a, "REPLACES", None)]
     clash = sorted(set(replaced) & set(rmms)) or sorted({r for r in replaced if replaced.count(r) > 1})
@@ -29,7 +30,7 @@ def build_world(seed: int = 7, scale: int = 60, psa: str = "autotask",
     native = {r for r in rmms if r in NATIVE_RMMS} | set(replaced)
     rmm = native.pop() if len(native) == 1 else "both"
     world = generate_world(seed=seed, scale=scale, psa=psa if psa in NATIVE_PSAS else "autotask",
-                           difficulty=difficulty, rmm=rmm)
+                           difficulty=difficulty, rmm=rmm, **options)
     # RMMs first: a PSA view takes its RMM links from whichever RMM serves the devices.
     for adapter in adapters:
         adapter.adapt(world)

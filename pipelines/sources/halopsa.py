@@ -11,7 +11,9 @@ IT Glue has no HaloPSA integration type: Halo's own integration pushes records t
 side, as `itglue_id` on clients, sites, assets and users. Those links are the certain ones: staging marks the IT Glue
 record a live Halo record points at as the synced copy (sql/staging/halopsa/links.sql).
 
-Raw tables: `halopsa_clients`, `halopsa_sites`, `halopsa_assets`, `halopsa_users`.
+Raw tables: `halopsa_clients`, `halopsa_sites`, `halopsa_assets`, `halopsa_users`, and `halopsa_itglue_links`: every
+link Halo has shown so far, kept across runs (`first_seen`, `last_seen`), so that an IT Glue copy whose Halo record
+was deleted is still known as Halo-synced, and a later run can prove its partner gone.
 """
 
 import asyncio
@@ -124,6 +126,13 @@ USERS = Resource(SOURCE_NAME, "users", {
     "site_id": S, "jobtitle": S, "inactive": B, "itglue_id": S,
 }, _flatten_user)
 
+# Halo's IT Glue links as seen by every run so far (the only record of a link once the Halo record is deleted):
+# entity type, the Halo record, the IT Glue id it points at, when the link was first and last seen.
+ITGLUE_LINKS = Resource(SOURCE_NAME, "itglue_links", {
+    "entity_type": S, "halo_id": S, "itglue_id": S, "first_seen": UTC_DATETIME, "last_seen": UTC_DATETIME,
+}, lambda r: r)
+LINKED = {CLIENTS: "organization", ASSETS: "configuration", USERS: "contact"}
+
 # resource -> (path, the list's key in the response, extra parameters). Inactive clients and assets are asked for:
 # an IT Glue copy of an inactive Halo record is not an orphan.
 ENDPOINTS = {
@@ -195,17 +204,39 @@ async def extract_halopsa(url: str, client_id: str, client_secret: str, tenant: 
         fetched = await asyncio.gather(*(halo.fetch_all(*endpoint) for endpoint in ENDPOINTS.values()))
         stats = {**halo.request_stats(), "requests_by_endpoint": dict(sorted(halo.by_endpoint.items())),
                  "tokens_issued": halo.token.issued}
-    return Extraction(
-        source=SOURCE_NAME,
-        frames={res.table: res.to_frame(records, extracted_at) for res, records in zip(ENDPOINTS, fetched,
-                                                                                          strict=True)},
-        stats=stats,
-    )
+    frames = {res.table: res.to_frame(records, extracted_at) for res, records in zip(ENDPOINTS, fetched, strict=True)}
+    return Extraction(source=SOURCE_NAME, frames=frames, stats=stats)
+
+
+def link_history(frames: Mapping[str, pl.DataFrame], before: pl.DataFrame | None) -> pl.DataFrame:
+    """This run's itglue_id links (last seen now), plus the earlier runs' links no Halo record shows any more
+    (their Halo record was deleted or unlinked), as `halopsa_itglue_links`."""
+    now = next(iter(frames.values()))["extracted_at"][0] if frames else utc_now()
+    current = pl.concat([
+        frames[res.table].filter(pl.col("itglue_id").is_not_null())
+        .select(pl.lit(entity).alias("entity_type"), pl.col("id").alias("halo_id"), "itglue_id")
+        for res, entity in LINKED.items()])
+    columns = list(ITGLUE_LINKS.schema)
+    if before is None or before.height == 0:
+        links = current.with_columns(pl.lit(now).alias("first_seen"), pl.lit(now).alias("last_seen"))
+    else:
+        before = before.select(columns).cast(dict(ITGLUE_LINKS.schema))  # DuckDB hands back Etc/UTC
+        key = ["entity_type", "halo_id", "itglue_id"]
+        links = pl.concat([
+            current.join(before.select(*key, "first_seen"), on=key, how="left")
+            .with_columns(pl.col("first_seen").fill_null(now), pl.lit(now).alias("last_seen")),
+            before.join(current, on=key, how="anti"),
+        ])
+    records = links.select(columns).cast(dict(ITGLUE_LINKS.schema)).to_dicts()
+    return ITGLUE_LINKS.to_frame(records, now)
 
 
 async def extract(config: Mapping[str, str], previous: PreviousTables) -> Extraction:
-    return await extract_halopsa(config["HALOPSA_URL"], config["HALOPSA_CLIENT_ID"], config["HALOPSA_CLIENT_SECRET"],
-                                 config.get("HALOPSA_TENANT") or None, budget=SOURCE.budget(config))
+    extraction = await extract_halopsa(
+        config["HALOPSA_URL"], config["HALOPSA_CLIENT_ID"], config["HALOPSA_CLIENT_SECRET"],
+        config.get("HALOPSA_TENANT") or None, budget=SOURCE.budget(config))
+    extraction.frames[ITGLUE_LINKS.table] = link_history(extraction.frames, previous(ITGLUE_LINKS.table))
+    return extraction
 
 
 SOURCE = Source(
@@ -213,7 +244,7 @@ SOURCE = Source(
     kind="psa",
     required_env=("HALOPSA_URL", "HALOPSA_CLIENT_ID", "HALOPSA_CLIENT_SECRET"),
     optional_env={"HALOPSA_TENANT": "", "HALOPSA_RATE_LIMIT": ""},
-    resources=(CLIENTS, SITES, ASSETS, USERS),
+    resources=(CLIENTS, SITES, ASSETS, USERS, ITGLUE_LINKS),
     extract=extract,
     description="HaloPSA clients, sites, assets and users (REST API, OAuth2 client credentials)",
     title="HaloPSA",

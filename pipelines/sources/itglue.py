@@ -6,6 +6,7 @@ Wire facts (shared/docs/api-facts.md): `x-api-key` auth, 403 on a wrong key; `pa
 """
 
 import asyncio
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +52,25 @@ def _rmm_attrs(r: Record) -> dict[str, Any]:
     return records[0].get("attributes", {}) if records else {}
 
 
+# Where an RMM record names its device: the sandbox's (and, unconfirmed, IT Glue's) `device-id` attribute, else an id
+# attribute under another name, else the last path segment of the link to the device in the RMM's own UI.
+RMM_DEVICE_ID_ATTRIBUTES = ("device-id", "rmm-id", "external-id", "device-uid")
+RMM_DEVICE_URL_ATTRIBUTES = ("external-url", "device-url", "url")
+_DEVICE_ID_IN_URL = re.compile(r"/(?:devices?|device-details)/([0-9A-Za-z-]{1,64})/?(?:[?#].*)?$")
+
+
+def rmm_device_id(attributes: Mapping[str, Any]) -> str | None:
+    """The RMM's own id of the device an IT Glue rmm-record describes, or None when it does not say."""
+    for key in RMM_DEVICE_ID_ATTRIBUTES:
+        if attributes.get(key) not in (None, ""):
+            return _text(attributes[key])
+    for key in RMM_DEVICE_URL_ATTRIBUTES:
+        found = _DEVICE_ID_IN_URL.search(str(attributes.get(key) or ""))
+        if found:
+            return found.group(1)
+    return None
+
+
 def _flatten_configuration(r: Record) -> Record:
     a = r.get("attributes") or {}
     rmm = _rmm_attrs(r)
@@ -71,7 +91,7 @@ def _flatten_configuration(r: Record) -> Record:
         "resource_url": a.get("resource-url"),
         "rmm_record_count": len(r.get("rmm_records") or []),
         "rmm_integration_type": rmm.get("rmm-integration-type"),
-        "rmm_device_id": _text(rmm.get("device-id")),
+        "rmm_device_id": rmm_device_id(rmm),
         "rmm_hostname": rmm.get("hostname"), "rmm_serial_number": rmm.get("serial-number"),
         "rmm_mac_addresses": ", ".join(macs) if isinstance(macs, list) else _text(macs),
         "created_at": parse_timestamp(a.get("created-at")), "updated_at": parse_timestamp(a.get("updated-at")),

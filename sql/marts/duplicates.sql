@@ -1,5 +1,7 @@
 -- marts.duplicates: records in a cluster that holds two or more records of one source, with the cluster's cause (the
--- article's four signatures, domain.md) and the record to keep (the article's rule: the copy that syncs with the
+-- article's four signatures, domain.md, read from what the records are: synced or not, RMM data or not, which copy
+-- is older, whether manual copies came in import bursts; never from exact times; `unknown` when none fits) and the
+-- record to keep (the article's rule: the copy that syncs with the
 -- PSA wins). Reads linkage_records, entity_clusters, linkage_edges (entity_type, unique_id_l, unique_id_r,
 -- match_probability: the edges the clusters were built from), linkage_pairs (every scored pair), {burst_min_records} and {burst_seconds} (integers).
 
@@ -69,9 +71,12 @@ WITH manual AS (
         WHEN n_rmm_direct >= 1 AND n_synced >= 1 THEN 'sync_method_change'
         -- manual copies made by one import repeated, or each inside an import burst
         WHEN n_manual >= 2 AND (repeated OR n_manual_in_burst >= 2) THEN 'csv_double_import'
-        -- documented by hand before the first sync, which did not match it exactly
-        WHEN n_manual >= 1 AND n_synced >= 1 AND (first_manual <= first_synced OR first_synced IS NULL
-                                                   OR first_manual IS NULL) THEN 'pre_sync_existing'
+        -- documented by hand before the first sync, which did not match it exactly: the manual copy must be
+        -- known to be the older one (a copy made by hand after the synced one, or without a creation time, fits
+        -- no signature of the article)
+        WHEN n_manual >= 1 AND n_synced >= 1 AND first_manual < first_synced THEN 'pre_sync_existing'
+        -- anything else (manual copies with no import burst and no synced copy, RMM data on both, ...): say so
+        -- rather than guess
         ELSE 'unknown' END AS cause
     FROM (SELECT g.*, r.cluster_id IS NOT NULL AS repeated
           FROM grouped g LEFT JOIN repeated_imports r USING (entity_type, cluster_id, source))

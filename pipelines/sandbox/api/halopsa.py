@@ -56,35 +56,62 @@ LISTS = {"Client": "clients", "Site": "sites", "Asset": "assets", "Users": "user
 
 # ------------------------------------------------------------------------------------------------------ the view
 
-def _synced_itglue_ids(world: "World") -> dict[tuple[str, str], str]:
-    """(entity_type, entity_id) -> the IT Glue record the PSA sync keeps for it (lowest id when several)."""
+def _synced_itglue_ids(world: "World") -> dict[tuple[str, str], list[str]]:
+    """(entity_type, entity_id) -> the IT Glue records the PSA sync keeps for it, oldest (lowest id) first."""
     enabled = {etype: {str(r["id"]) for r in world.itglue[table]
                        if (r.get("attributes") or {}).get("psa-integration") == "enabled"}
                for etype, table in (("organization", "organizations"), ("configuration", "configurations"),
                                     ("contact", "contacts"))}
     rows = world.truth.entities.filter(pl.col("source") == "itglue").iter_rows(named=True)
-    out: dict[tuple[str, str], str] = {}
+    out: dict[tuple[str, str], list[str]] = {}
     for r in rows:
         if r["source_id"] in enabled[r["entity_type"]]:
-            key = (r["entity_type"], r["entity_id"])
-            if key not in out or int(r["source_id"]) < int(out[key]):
-                out[key] = r["source_id"]
-    return out
+            out.setdefault((r["entity_type"], r["entity_id"]), []).append(r["source_id"])
+    return {key: sorted(ids, key=int) for key, ids in out.items()}
 
 
 def _links(world: "World", etype: str, ids: list[int], synced: dict) -> dict[int, str]:
-    """Halo record id -> the itglue_id Halo holds for it: the first-made Halo record of each entity (ids grow
-    with creation) carries the link; a duplicate entered later does not."""
+    """Halo record id -> the itglue_id Halo holds for it. The PSA's records of one thing and the IT Glue copies the
+    sync made of them pair up in creation order (ids grow with it): a duplicate entered in the PSA got its own
+    synced copy, and a record with no synced copy left carries no link."""
     entity_of = {r["source_id"]: r["entity_id"] for r in world.truth.entities.filter(
         (pl.col("source") == "autotask") & (pl.col("entity_type") == etype)).iter_rows(named=True)}
     out: dict[int, str] = {}
-    taken: set[str] = set()
+    used: dict[str, int] = {}
     for i in sorted(ids):
-        glue = synced.get((etype, entity_of.get(str(i))))
-        if glue and glue not in taken:
-            taken.add(glue)
-            out[i] = glue
+        entity = entity_of.get(str(i))
+        copies = synced.get((etype, entity), [])
+        n = used.get(entity, 0)
+        if n < len(copies):
+            out[i] = copies[n]
+            used[entity] = n + 1
     return out
+
+
+def _link_deleted_since(world: "World", companies, items, contacts, links) -> None:
+    """A tenant as an earlier week saw it (`weeks_ago`) still holds PSA records deleted since, which the truth (of
+    today) does not name. Their synced IT Glue copies are the truth's `psa_record_deleted` orphans: Halo linked
+    each to the copy its sync made, the one with its name."""
+    if not world.extra.get("weeks_ago"):
+        return
+    orphans = world.truth.orphans.filter(pl.col("reason") == "psa_record_deleted")
+    known = set(world.truth.entities.filter(pl.col("source") == "autotask")["source_id"])
+    for (etype, table, records, name_of), found in zip((
+            ("organization", "organizations", companies, lambda r: r["companyName"]),
+            ("configuration", "configurations", items, lambda r: r["referenceTitle"]),
+            ("contact", "contacts", contacts, lambda r: f"{r['firstName']} {r['lastName']}")), links, strict=True):
+        wanted = set(orphans.filter(pl.col("entity_type") == etype)["source_id"])
+        copies: dict[str, list[str]] = {}
+        for r in world.itglue[table]:
+            if r["id"] in wanted:
+                a = r["attributes"]
+                name = a.get("name") or f"{a.get('first-name')} {a.get('last-name')}"
+                copies.setdefault(name.strip().lower(), []).append(r["id"])
+        for r in records:
+            if str(r["id"]) not in known and r["id"] not in found:
+                same = copies.get(name_of(r).strip().lower())
+                if same:
+                    found[r["id"]] = same.pop(0)
 
 
 def adapt(world: "World") -> None:
@@ -98,6 +125,7 @@ def adapt(world: "World") -> None:
     client_links = _links(world, "organization", [c["id"] for c in companies], synced)
     asset_links = _links(world, "configuration", [i["id"] for i in items], synced)
     user_links = _links(world, "contact", [k["id"] for k in contacts], synced)
+    _link_deleted_since(world, companies, items, contacts, (client_links, asset_links, user_links))
     # The RMM serving Datto's devices may be another one (N-central, Automate): Halo links its assets to that one.
     slot = next((name for name, view in world.systems.items() if view.get("replaces") == "datto_rmm"), "datto_rmm")
     twin_of_uid = world.systems[slot]["device_id_of_uid"] if slot != "datto_rmm" else None
