@@ -30,6 +30,8 @@ def test_a_dismissed_action_leaves_its_batch_and_stays_out_until_its_record_chan
         assert sealed.fingerprint == approval.fingerprint(remaining) and approval.matches(con, sealed)
         assert [(r[0], r[1], r[2]) for r in con.execute("FROM audit.kept_apart").fetchall()] == [
             ("configuration", "itglue:102", "itglue:101")]
+        with pytest.raises(CleanupError, match=f"{dismissed} was already dismissed \\(D0001\\)"):
+            dismiss(con, dismissed, "ana", "again")
         assert "D0001" in "\n".join(decision_lines(con)) and "kept apart from 101" in "\n".join(decision_lines(con))
 
     next_week = plan_batch(store, tenant)

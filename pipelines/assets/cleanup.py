@@ -56,7 +56,12 @@ def cleanup_batch(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         weekly.record_findings(con, context.run_id)  # week over week: marts.weekly_changes
         weekly.build_weekly_changes(con)
         numbers = weekly.counts(con)
-        report = write_report(con, batch_id, report_path(store_, batch_id)) if batch_id else None
+        report = None
+        if batch_id:
+            try:  # the report is for people; a failure to write it must not lose the proposal
+                report = write_report(con, batch_id, report_path(store_, batch_id))
+            except Exception as exc:  # noqa: BLE001
+                context.log.warning(f"review report for {batch_id} not written: {exc}")
     for note in notes:
         context.log.info(note)
     by_action: dict[str, int] = {}

@@ -61,6 +61,9 @@ def dismiss(con: duckdb.DuckDBPyConnection, action_id: str, by: str, reason: str
     store.ensure_schema(con)
     if not by.strip() or not reason.strip():
         raise CleanupError("say who dismisses and why: --by NAME --reason TEXT (e.g. \"not a duplicate\")")
+    earlier = con.execute("SELECT decision_id FROM audit.dismissed_actions WHERE action_id = ?", [action_id]).fetchall()
+    if earlier:
+        raise CleanupError(f"{action_id} was already dismissed ({earlier[0][0]}); `msp-recon decisions` lists it")
     act = store.action(con, action_id)
     b = store.batch(con, act["batch_id"])
     if b["status"] in ("applied", "applying"):

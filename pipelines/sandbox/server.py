@@ -48,8 +48,10 @@ CREDENTIALS: dict[str, str] = {k: v for m in protocols().values() for k, v in m.
 def served(world: World | None) -> tuple[str, ...]:
     """The systems a world is served as: those the generator renders, plus the views rendered into it
     (`world.systems`, see `pipelines.sandbox.systems`)."""
+    views = world.systems if world is not None else {}
+    replaced = {view.get("replaces") for view in views.values() if isinstance(view, dict)}
     return tuple(name for name, m in protocols().items()
-                 if not hasattr(m, "adapt") or (world is not None and name in world.systems))
+                 if (not hasattr(m, "adapt") or name in views) and name not in replaced)
 
 
 def env_for(base_url: str, sources: tuple[str, ...] | None = None, world: World | None = None) -> dict[str, str]:
