@@ -2,6 +2,7 @@
 
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -32,7 +33,16 @@ def main() -> None:
         warnings.simplefilter("ignore", category)
     # SIGTERM stops a command the way Ctrl-C does (KeyboardInterrupt), so a waiting or running command ends in
     # one line and a non-zero exit instead of dying silently.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+STOP = threading.Event()
+
+
+def _interrupt(signum, frame) -> None:
+    STOP.set()  # noticed by a wait even if the KeyboardInterrupt below is lost
+    raise KeyboardInterrupt
 
 
 def check_settings(settings: dict[str, str]) -> None:
@@ -62,7 +72,7 @@ def launch(job_name: str, **options):
     try:
         with step_progress(job_name) as on_step:
             outcome = run_job(job_name, on_step=on_step, say=lambda line: click.echo(f"msp-recon: {line}", err=True),
-                              **options)
+                              stop=STOP, **options)
     except WarehouseBusy as exc:
         fail(str(exc))
     except KeyboardInterrupt:

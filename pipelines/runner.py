@@ -1,7 +1,6 @@
 """Launching jobs as real Dagster runs recorded in DAGSTER_HOME (so they show in the UI), and reading their outcome."""
 
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "
             instance: dg.DagsterInstance | None = None, run_config: dict | None = None,
             tags: dict[str, str] | None = None, log_level: str = "CRITICAL",
             on_step: Callable[[str, str], None] | None = None, isolated: bool = False,
-            say: Callable[[str], None] = lambda line: None) -> RunOutcome:
+            say: Callable[[str], None] = lambda line: None, stop: threading.Event | None = None) -> RunOutcome:
     """Execute a job of pipelines.definitions in this process; `env` overrides source settings for this run,
     `run_config` and `tags` are passed to the run (apply_cleanup takes its batch id as config).
 
@@ -50,7 +49,7 @@ def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "
         run_id = str(uuid.uuid4())
         with hold_warehouse(Path(warehouse) if warehouse else warehouse_path(), job_name):
             release_dead_runs(instance, say)
-            wait_for_pools(instance, say)
+            wait_for_pools(instance, say, stop or threading.Event())
             follower = _StepFollower(instance, run_id, on_step) if on_step else None
             try:
                 result = job.execute_in_process(
@@ -72,15 +71,19 @@ def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "
             instance.dispose()
 
 
-def wait_for_pools(instance: dg.DagsterInstance, say: Callable[[str], None], poll_seconds: float = 1.0) -> None:
+def wait_for_pools(instance: dg.DagsterInstance, say: Callable[[str], None], stop: threading.Event,
+                   poll_seconds: float = 1.0) -> None:
     """Return once no Dagster pool is full; meanwhile say once what the run waits for. The wait happens here, before
-    the run starts, because Dagster's own wait for a slot holds off SIGINT and SIGTERM until a slot frees up."""
+    the run starts, because Dagster's own wait for a slot holds off SIGINT and SIGTERM until a slot frees up.
+    `stop` set ends the wait with KeyboardInterrupt: a signal handler sets it besides raising KeyboardInterrupt,
+    because Python drops an exception a handler raises inside a garbage-collection callback (SQLAlchemy has some)."""
     announced = None
     while lines := busy_pools(instance):
         if lines != announced:
             say(f"waiting: {'; '.join(lines)} (Ctrl-C stops waiting)")
             announced = lines
-        time.sleep(poll_seconds)
+        if stop.wait(poll_seconds):
+            raise KeyboardInterrupt
         release_dead_runs(instance, say)  # the holder may die while we wait
 
 
