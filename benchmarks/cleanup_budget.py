@@ -11,28 +11,14 @@ IT Glue's budget is 3,000 requests per 5 minutes; the target is planning within 
 import argparse
 import asyncio
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from sandbox_child import LIFTED, start
 
-LIFTED = 10**6
 WINDOW = 3000
-
-
-def serve(scale: int, seed: int, psa: str) -> None:
-    from pipelines.sandbox.server import RunningSandbox, Sandbox
-    from pipelines.sandbox.world import build_world
-
-    world = build_world(seed=seed, scale=scale, psa=psa)
-    limits = {name: LIFTED for name in ("itglue", "autotask", "connectwise", "datto_rmm", "ninjaone")}
-    running = RunningSandbox(Sandbox(world, rate_limits=limits))
-    print(json.dumps({"url": running.url, "env": running.env()}), flush=True)
-    while True:
-        time.sleep(3600)
 
 
 def itglue_counts(url: str) -> dict[str, int]:
@@ -50,11 +36,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--psa", default="autotask")
     parser.add_argument("--rmm", default="ninjaone")
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.scale, args.seed, args.psa)
-        return
 
     import dagster as dg
 
@@ -64,15 +46,12 @@ def main() -> None:
     from pipelines.cleanup.itglue_api import client_from
     from pipelines.cleanup.plan import propose
     from pipelines.runner import run_job
+    from pipelines.sandbox.server import env_for
     from pipelines.warehouse import Warehouse
 
-    child = subprocess.Popen([sys.executable, __file__, "--serve", "--scale", str(args.scale), "--seed",
-                              str(args.seed), "--psa", args.psa], stdout=subprocess.PIPE, text=True)
+    child, url = start(args.scale, args.seed, args.psa, lifted=True)
     try:
-        served = json.loads(child.stdout.readline())
-        url = served["url"]
-        env = {k: v for k, v in served["env"].items()
-               if k.startswith(("ITGLUE", args.psa.upper(), args.rmm.upper()))}
+        env = env_for(url, ("itglue", args.psa, args.rmm))
         env["ITGLUE_RATE_LIMIT"] = str(LIFTED)
         work = Path(tempfile.mkdtemp(prefix="cleanup-budget-"))
         store = Warehouse(work / "warehouse.duckdb")

@@ -1,6 +1,8 @@
 """Linkage speed: staging-shaped tenants of 100k and 1M configurations across three sources (IT Glue, Autotask,
 Datto RMM), generated column-wise (no HTTP), linked twice: once training the models, once with the saved models
-(the weekly run). Each run is its own process, so the peak memory reported (ru_maxrss) is that run's alone.
+(the weekly run); then the same staged tables by the plain-Splink reference (benchmarks/plain_splink.py: one generic
+model per entity type, trained every time). Each run is its own process, so the peak memory reported (ru_maxrss) is
+that run's alone.
 
     .venv/bin/python benchmarks/linkage_speed.py --configurations 100000 1000000 --threads 2
 """
@@ -38,12 +40,27 @@ def link_once(n_configurations: int, train: str, model_dir: Path, threads: int, 
     result = link_staging(tenant.staging, ModelStore(model_dir), options=options)
     return {"sizes": {k: v.height for k, v in tenant.staging.items()}, "generate_s": generated,
             "total_s": time.perf_counter() - started, "timings": result.timings, "peak_mb": peak_mb(),
-            "peak_before_link_mb": peak_before, "row_counts": result.metrics["row_counts"]}
+            "peak_before_link_mb": peak_before, "row_counts": result.metrics["row_counts"],
+            "models": {e: m.get("mismatch") or m.get("source") for e, m in result.models.items()}}
+
+
+def reference_once(n_configurations: int, threads: int, memory_limit: str) -> dict:
+    from plain_splink import link_plain
+
+    clients = max(4, round(n_configurations / 2.95 / DEVICES_PER_CLIENT))
+    tenant = synthetic_tenant(clients, DEVICES_PER_CLIENT, seed=1)
+    peak_before = peak_mb()
+    started = time.perf_counter()
+    result = link_plain(tenant.staging, threads, memory_limit)
+    return {"sizes": {k: v.height for k, v in tenant.staging.items()}, "generate_s": 0.0,
+            "total_s": time.perf_counter() - started, "timings": result["timings"], "peak_mb": peak_mb(),
+            "peak_before_link_mb": peak_before, "row_counts": result["records_and_clusters"]}
 
 
 def run(n_configurations: int, threads: int, memory_limit: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        for label, train in (("train + link", "always"), ("saved models", "if_missing")):
+        for label, train in (("train + link", "always"), ("saved models", "if_missing"),
+                             ("plain Splink reference", "reference")):
             out = subprocess.run(
                 [sys.executable, __file__, "--one", str(n_configurations), "--train", train, "--model-dir", tmp,
                  "--threads", str(threads), "--memory-limit", memory_limit],
@@ -55,7 +72,8 @@ def run(n_configurations: int, threads: int, memory_limit: str) -> None:
             stages = ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items())
             print(f"{label}: {r['total_s']:.1f} s; peak RSS {r['peak_mb']:,.0f} MB "
                   f"({r['peak_before_link_mb']:,.0f} MB of it the generated tenant)\n  {stages}", flush=True)
-            print(f"  outputs: {r['row_counts']}", flush=True)
+            print(f"  outputs: {r['row_counts']}" + (f"\n  models: {r['models']}" if r.get("models") else ""),
+                  flush=True)
 
 
 def main() -> None:
@@ -67,6 +85,9 @@ def main() -> None:
     parser.add_argument("--train", default="always", help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one and args.train == "reference":
+        print(json.dumps(reference_once(args.one, args.threads, args.memory_limit)))
+        return
     if args.one:
         print(json.dumps(link_once(args.one, args.train, args.model_dir, args.threads, args.memory_limit)))
         return

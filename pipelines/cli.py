@@ -193,9 +193,36 @@ def report(outcome, expected: dict[str, int] | None = None) -> None:
     click.echo(f"Published read-only copy (query it any time, even during a run): {copy}")
     click.echo(f"  query it:  duckdb -readonly {copy} < sql/queries/duplicates_per_organization.sql")
     click.echo("  Dagster UI: make ui   (or: dagster dev -w workspace.yaml), then open http://127.0.0.1:3000")
+    for line in _review_hint(store, outcome.run_id):
+        click.echo(line)
     if expected and any(name.startswith("raw.") and name[4:] in expected and expected[name[4:]] != rows
                         for name, rows in tables.items()):
         fail("row counts differ from the sandbox tenant's")
+
+
+def _review_hint(store, run_id: str) -> list[str]:
+    """The batch this run proposed and the command to review it (and, before the first approval, who may approve)."""
+    import duckdb
+
+    from pipelines.cleanup import roles
+    from pipelines.settings import environment
+    from pipelines.warehouse import WarehouseLocked
+
+    try:
+        with store.connect(read_only=True) as con:
+            found = con.execute("SELECT batch_id, action_count FROM cleanup.batches WHERE dagster_run_id = ?",
+                                [run_id]).fetchall()
+    except (WarehouseLocked, duckdb.Error):  # no cleanup tables yet (IT Glue off): nothing to review
+        return []
+    if not found:
+        return ["No cleanup batch proposed this run: nothing to review."]
+    batch_id, n = found[0]
+    lines = [f"New cleanup batch {batch_id} ({n} actions). Review it: msp-recon review {batch_id}  "
+             f"(or msp-recon show {batch_id})"]
+    approvers = roles.approvers_path(environment(), store.path)
+    if not approvers.exists():
+        lines.append(f"  to approve, first name the approvers: {approvers} (README: Approvers by role)")
+    return lines
 
 
 @main.command()

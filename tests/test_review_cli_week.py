@@ -34,6 +34,7 @@ def test_a_week_of_review_through_the_command_line(sandbox, tmp_path):
     first = cli(["run"], env)
     assert first.returncode == 0, first.stderr
     batch_id = query(warehouse, "SELECT max(batch_id) FROM cleanup.batches")[0][0]
+    assert f"Review it: msp-recon review {batch_id}" in first.stdout  # the run's last lines name the batch
 
     # a client with deletes of duplicate configurations and of orphans (a manager's to approve)
     client, = query(warehouse, "SELECT organization_name FROM cleanup.actions WHERE batch_id = ? "

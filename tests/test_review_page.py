@@ -67,6 +67,10 @@ def test_filter_dismiss_and_approve_the_filtered_part_as_a_manager(page, store, 
                                                                          found.excluded_action_ids)}
         assert approved_ids == {ids[("configuration", s)] for s in ("106", "107", "110")} | {ids[("contact", "203")]}
         assert con.execute("SELECT apply_requested FROM cleanup.approval_intents").fetchall() == [(False,)]
+    applied = client.post(f"/batch/{batch_id}/apply", data={"token": review.token}, headers={"Origin": ORIGIN})
+    assert f"{found.approval_id} will be applied by the approval sensor" in applied.text
+    with store.connect() as con:
+        assert con.execute("SELECT apply_requested FROM cleanup.approval_intents").fetchall() == [(True,)]
         report = write_report(con, batch_id, store.path.parent / "review" / f"{batch_id}.html")
     text = report.read_text()
     assert "DC01 at Contoso" in text and "<form" not in text and "http" not in text.split("<body>")[0]

@@ -4,6 +4,8 @@ One multi-asset, because the marts come from one linkage run: organizations are 
 contacts inside the linked organizations, so the three entity types cannot be materialized apart.
 """
 
+import os
+
 import dagster as dg
 
 from pipelines.linkage.pipeline import LinkageOptions, run_linkage, train_models
@@ -32,13 +34,24 @@ class LinkageConfig(dg.Config):
 
     on_model_mismatch: str = "retrain"   # or "fail": a model file that no longer fits the data stops the run
     charts: bool = True
+    # "duckdb" or "spark" (Splink's SparkAPI; RECON_SPARK_MASTER says where); empty: RECON_LINKAGE_BACKEND, else duckdb
+    backend: str = ""
+
+
+def linkage_backend(config: LinkageConfig) -> str:
+    backend = config.backend or os.environ.get("RECON_LINKAGE_BACKEND") or "duckdb"
+    if backend not in ("duckdb", "spark"):
+        raise dg.Failure(description=f"linkage backend {backend!r} is not one of duckdb, spark "
+                                     "(RECON_LINKAGE_BACKEND or the run config's backend)")
+    return backend
 
 
 @dg.multi_asset(specs=LINKAGE_SPECS, pool="duckdb",
                 description="Link organizations, then configurations and contacts within them; build the marts.")
 def linkage_marts(context: dg.AssetExecutionContext, config: LinkageConfig, warehouse: WarehouseResource):
     result = run_linkage(warehouse.get(), options=LinkageOptions(on_model_mismatch=config.on_model_mismatch,
-                                                                 charts=config.charts))
+                                                                 charts=config.charts,
+                                                                 backend=linkage_backend(config)))
     counts = result.metrics["row_counts"]
     charts = {name: dg.MetadataValue.path(path) for name, path in result.charts.items()}
     models = dg.MetadataValue.json({e: {k: v for k, v in m.items() if k != "training_log"}

@@ -8,7 +8,10 @@ backend, so moving a tenant too large for one machine to Spark is a change here,
   the marts SQL still runs in DuckDB. The JVM takes about 20 s to start, so it only pays off for very large tenants.
 """
 
+import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
@@ -33,8 +36,9 @@ class LinkageEngine:
         name = f"{display_name}_{self._registered}"
         if self.backend == "duckdb":
             return self.db_api.register(local_table, dataset_display_name=display_name, table_name=name)
+        # Spark 4 takes and gives Arrow tables directly (no pandas in between)
         arrow = self.con.sql(f"SELECT * FROM {local_table}").to_arrow_table()
-        spark_df = self.db_api.spark.createDataFrame(arrow.to_pandas())
+        spark_df = self.db_api.spark.createDataFrame(arrow)
         return self.db_api.register(spark_df, dataset_display_name=display_name, table_name=name)
 
     def fetch(self, sdf: SplinkDataFrame, local_table: str, columns: str = "*", where: str = "") -> None:
@@ -44,13 +48,29 @@ class LinkageEngine:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {local_table} AS "
                              f"SELECT {columns} FROM {sdf.physical_name}{filt}")
             return
-        arrow: pa.Table = pa.Table.from_pandas(sdf.as_pandas_dataframe())
+        arrow: pa.Table = sdf.as_spark_dataframe().toArrow()
         self.con.register("_fetched", arrow)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {local_table} AS SELECT {columns} FROM _fetched{filt}")
         self.con.unregister("_fetched")
 
     def close(self) -> None:
         self.con.close()
+
+
+def local_spark_session(master: str | None = None) -> Any:
+    """A Spark session for Splink: `master` (or RECON_SPARK_MASTER; default `local[2]`, Spark inside this process's
+    JVM on two cores), with Splink's similarity UDF jar. Give `spark://host:7077`, `yarn` or `k8s://...` to run on a
+    cluster; any other Spark setting comes from the usual SPARK_CONF_DIR/spark-defaults.conf."""
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    master = master or os.environ.get("RECON_SPARK_MASTER") or "local[2]"
+    builder = SparkSession.builder.master(master).appName("msp-recon linkage")
+    builder = builder.config("spark.jars", similarity_jar_location())
+    if master.startswith("local"):
+        # a tenant on one machine: a few partitions, not Spark's 200 meant for clusters
+        builder = builder.config("spark.sql.shuffle.partitions", "2").config("spark.ui.enabled", "false")
+    return builder.getOrCreate()
 
 
 def create_engine(backend: Backend = "duckdb", *, threads: int | None = None, memory_limit: str | None = None,
@@ -67,11 +87,10 @@ def create_engine(backend: Backend = "duckdb", *, threads: int | None = None, me
         except ImportError as exc:
             raise RuntimeError("the spark backend needs `pip install 'msp-recon[spark]'` (pyspark) and Java 17") from exc
         if spark_session is None:
-            from pyspark.sql import SparkSession
-            from splink.backends.spark import similarity_jar_location
-
-            spark_session = (SparkSession.builder.master("local[2]")
-                             .config("spark.jars", similarity_jar_location()).getOrCreate())
+            spark_session = local_spark_session()
+        if spark_session.sparkContext.getCheckpointDir() is None:
+            # Splink checkpoints intermediate tables to cut Spark's query plans short; it needs somewhere to put them
+            spark_session.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="msp-recon-spark-"))
         db_api = SparkAPI(spark_session=spark_session)
         con = duckdb.connect(":memory:")
     else:
@@ -80,5 +99,9 @@ def create_engine(backend: Backend = "duckdb", *, threads: int | None = None, me
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
+    # An in-memory database spills nowhere by default: past memory_limit a large tenant would fail instead of
+    # writing its biggest joins to disk (in the system's temp folder: TMPDIR moves it).
+    spill = Path(tempfile.gettempdir()) / "msp-recon-linkage-spill"
+    con.execute(f"SET temp_directory = '{spill.as_posix()}'")
     con.execute("SET preserve_insertion_order = false")
     return LinkageEngine(backend=backend, db_api=db_api, con=con)

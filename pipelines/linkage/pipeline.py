@@ -20,6 +20,7 @@ from splink import Linker
 from pipelines.linkage import charts as charts_mod
 from pipelines.linkage import kept_apart
 from pipelines.linkage.backend import Backend, LinkageEngine, create_engine
+from pipelines.linkage.dialect import settings_in
 from pipelines.linkage.models import (
     ModelMismatch,
     ModelStore,
@@ -220,7 +221,7 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
     timings[f"{e}.train"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    linker = Linker(sdfs, settings, log_level=logging.ERROR)
+    linker = Linker(sdfs, settings_in(settings, engine.backend), log_level=logging.ERROR)
     _register_tf_tables(engine, linker, spec, linker._settings_obj.as_dict())
     predictions = linker.inference.predict(threshold_match_probability=options.pair_floor)
     certain = " OR ".join([f'coalesce("{c}_l" = "{c}_r", FALSE)' for c in spec.certain_columns]

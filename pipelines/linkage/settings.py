@@ -14,6 +14,7 @@ from splink import block_on
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.comparison_creator import ComparisonCreator
 
+from pipelines.linkage.dialect import PortableLevel
 from pipelines.sources import source_roles
 
 # Roles of each source, from the registry (each source's `kind` and `psa_link_target`: the PSA whose company ids an
@@ -25,7 +26,7 @@ ENTITY_TYPES = ("organization", "configuration", "contact")
 
 def _level(sql: str, label: str, m: float, u: float, *, tf: str | None = None, fixed: bool = False
            ) -> cll.CustomLevel:
-    level = cll.CustomLevel(sql, label_for_charts=label)
+    level = PortableLevel(sql, label_for_charts=label)  # DuckDB's SQL, rewritten for Spark there
     if fixed:
         # structural evidence EM cannot see on a small tenant (a few dozen organizations): keep the domain value
         level.configure(m_probability=m, u_probability=u, fix_m_probability=True, fix_u_probability=True)
@@ -39,7 +40,7 @@ def _level(sql: str, label: str, m: float, u: float, *, tf: str | None = None, f
 
 def _null(cols: list[str]) -> cll.CustomLevel:
     cond = " OR ".join(f'"{c}_l" IS NULL OR "{c}_r" IS NULL' for c in cols)
-    return cll.CustomLevel(cond, label_for_charts="missing").configure(is_null_level=True)
+    return PortableLevel(cond, label_for_charts="missing").configure(is_null_level=True)
 
 
 def _comparison(name: str, levels: list) -> ComparisonCreator:
@@ -77,7 +78,7 @@ def organization_comparisons() -> list[ComparisonCreator]:
         _exact("city", 0.8, 0.05),
         _exact("psa_company_key", 0.99, 0.0001, else_m=0.01),
         _comparison("shared_children", [
-            cll.CustomLevel("shared_children_l IS NULL OR shared_children_r IS NULL",
+            PortableLevel("shared_children_l IS NULL OR shared_children_r IS NULL",
                             label_for_charts="either holds no identifiable device or person").configure(
                 is_null_level=True),
             _level("coalesce(shared_children_l[unique_id_r], 0) >= 3", "3+ shared devices/contacts", 0.7, 0.00002,
@@ -99,7 +100,9 @@ def configuration_comparisons() -> list[ComparisonCreator]:
         _exact("org_cluster", 0.97, 0.01, else_m=0.03),
         _comparison("serial_norm", [
             _null(["serial_norm"]),
-            _level("serial_norm_l = serial_norm_r AND serial_copies_l <= 2 AND serial_copies_r <= 2",
+            # one machine per system carries it: two live machines with one serial are a clone pair, not a device
+            # (a reimaged laptop is one record in the RMM and the PSA, its old IT Glue copy another)
+            _level("serial_norm_l = serial_norm_r AND serial_copies_l <= 1 AND serial_copies_r <= 1",
                    "serial exact", 0.85, 0.00001, tf="serial_norm"),
             # a serial several records of one system carry (VM clones share the BIOS serial): weak evidence
             # fixed: EM on a tenant with many clone pools learned this level as near-proof and linked VM clones

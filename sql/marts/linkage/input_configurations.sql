@@ -8,7 +8,10 @@ SELECT c.source || ':' || c.source_id AS unique_id,
        coalesce(c.hostname_norm, c.name_norm) AS hostname_norm,
        -- the hostname inside its organization: WS-001 at forty clients is common, WS-001 twice at one client is not,
        -- so agreement here weighs far more than agreement on the bare hostname
-       oc.cluster_id || '|' || coalesce(c.hostname_norm, c.name_norm) AS org_hostname,
+       -- (a "hostname" with a space in it is a display name a PSA fell back to, "Front Desk Laptop", which two
+       -- machines of one client may carry: the name levels judge those, with how often the name repeats)
+       CASE WHEN NOT contains(coalesce(c.hostname_norm, c.name_norm), ' ')
+            THEN oc.cluster_id || '|' || coalesce(c.hostname_norm, c.name_norm) END AS org_hostname,
        -- each word of the hostname that looks like one (letters and digits, 5+ characters, a digit among them),
        -- without separators, within the organization
        CASE WHEN oc.cluster_id IS NOT NULL THEN list_transform(list_filter(list_transform(
@@ -19,7 +22,7 @@ SELECT c.source || ':' || c.source_id AS unique_id,
        -- records of its system with its name in its client: "Exam Room 2 PC" twice is a room's name, not a device's
        count(*) OVER (PARTITION BY c.source, oc.cluster_id, c.name_norm) AS org_name_copies,
        c.serial_norm,
-       -- how many machines (hostnames) of one system carry this serial: above 2 it is a clone's or a template's
+       -- how many machines (hostnames) of one system carry this serial: above 1 it is a clone's or a template's
        coalesce(sc.serial_copies, 0) AS serial_copies,
        c.mac_norm,
        CASE WHEN len(c.macs) > 0 THEN c.macs END AS macs,
@@ -31,17 +34,17 @@ SELECT c.source || ':' || c.source_id AS unique_id,
        CASE WHEN coalesce(mc.mac_copies, 0) <= 2 AND c.mac_norm IS NOT NULL
                  AND coalesce(c.hostname_norm, c.name_norm) IS NOT NULL
             THEN c.mac_norm || '|' || coalesce(c.hostname_norm, c.name_norm) END AS mac_host_key,
-       CASE WHEN coalesce(sc.serial_copies, 0) <= 2 AND c.serial_norm IS NOT NULL
+       CASE WHEN coalesce(sc.serial_copies, 0) <= 1 AND c.serial_norm IS NOT NULL
                  AND coalesce(c.hostname_norm, c.name_norm) IS NOT NULL
             THEN c.serial_norm || '|' || coalesce(c.hostname_norm, c.name_norm) END AS serial_host_key
 FROM stg_configurations c
 LEFT JOIN (SELECT serial_norm, max(n) AS serial_copies FROM (
-               -- machines, not records: copies of one device (imported twice) carry its one hostname
-               SELECT serial_norm, source, count(DISTINCT coalesce(hostname_norm, name_norm, source_id)) AS n
+               -- machines, not records: copies of one device (imported twice) carry its one hostname, however spelt
+               SELECT serial_norm, source, count(DISTINCT regexp_replace(lower(coalesce(hostname_norm, name_norm, source_id)), '[^a-z0-9]', '', 'g')) AS n
                FROM stg_configurations
                WHERE serial_norm IS NOT NULL GROUP BY ALL) GROUP BY 1) sc USING (serial_norm)
 LEFT JOIN (SELECT mac_norm, max(n) AS mac_copies FROM (
-               SELECT mac_norm, source, count(DISTINCT coalesce(hostname_norm, name_norm, source_id)) AS n
+               SELECT mac_norm, source, count(DISTINCT regexp_replace(lower(coalesce(hostname_norm, name_norm, source_id)), '[^a-z0-9]', '', 'g')) AS n
                FROM stg_configurations
                WHERE mac_norm IS NOT NULL GROUP BY ALL) GROUP BY 1) mc USING (mac_norm)
 LEFT JOIN org_clusters oc ON oc.unique_id = c.source || ':' || c.organization_source_id;

@@ -12,15 +12,15 @@ WITH keyed AS (
     SELECT DISTINCT org_uid, child_uid, child_source, anchor, label FROM (
         SELECT source || ':' || organization_source_id AS org_uid, source || ':' || source_id AS child_uid,
                source AS child_source, 's:' || serial_norm AS anchor,
-               coalesce(hostname_norm, name_norm, source_id) AS label
+               regexp_replace(lower(coalesce(hostname_norm, name_norm, source_id)), '[^a-z0-9]', '', 'g') AS label
         FROM stg_configurations WHERE organization_source_id IS NOT NULL AND serial_norm IS NOT NULL
         UNION ALL
         SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'm:' || mac_norm,
-               coalesce(hostname_norm, name_norm, source_id)
+               regexp_replace(lower(coalesce(hostname_norm, name_norm, source_id)), '[^a-z0-9]', '', 'g')
         FROM stg_configurations WHERE organization_source_id IS NOT NULL AND mac_norm IS NOT NULL
         UNION ALL
         SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'r:' || rmm_device_id,
-               coalesce(hostname_norm, name_norm, source_id)
+               regexp_replace(lower(coalesce(hostname_norm, name_norm, source_id)), '[^a-z0-9]', '', 'g')
         FROM stg_configurations WHERE organization_source_id IS NOT NULL AND rmm_device_id IS NOT NULL
         UNION ALL
         -- a person, not a mailbox: franchise branches share a domain and mailboxes like maria@ or info@ that
