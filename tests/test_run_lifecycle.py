@@ -120,8 +120,8 @@ def test_a_waiting_run_says_what_it_waits_for_and_obeys_sigterm(run_env):
     assert waiting.poll() is None  # still waiting: the holder is alive
     sent = time.monotonic()
     waiting.send_signal(signal.SIGTERM)
-    waiting.wait(timeout=30)
-    assert time.monotonic() - sent < 10
+    waiting.wait(timeout=60)
+    assert time.monotonic() - sent < 20, time.monotonic() - sent  # a loaded 2-core machine: seconds, not minutes
     time.sleep(0.2)  # the reader thread takes the last line
     assert waiting.returncode == 1 and not any("Traceback" in line for line in lines)
     assert [line.strip() for line in lines[1:]] == [
