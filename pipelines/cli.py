@@ -229,30 +229,54 @@ def _review_hint(store, run_id: str) -> list[str]:
 @click.argument("query")
 @click.option("--warehouse", "use_warehouse", is_flag=True,
               help="Query the warehouse itself (only while no run holds it) instead of the published copy.")
-@click.option("--limit", default=50, show_default=True, help="Rows to print.")
-def sql(query: str, use_warehouse: bool, limit: int) -> None:
+@click.option("--limit", type=click.IntRange(min=0), default=None,
+              help="Rows to print (default 50 for the table, all rows for --csv/--json); the table says "
+                   "\"50 of 73 rows\" when it cuts.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV with a header line (every row, or --limit).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the rows as a JSON array of objects (every row, or --limit).")
+def sql(query: str, use_warehouse: bool, limit: int | None, as_csv: bool, as_json: bool) -> None:
     """Run QUERY (SQL text, or a .sql file such as sql/queries/why_matched.sql) on the published copy, read-only:
-    ATTACH, COPY, file readers, INSTALL/LOAD, SET and writes are refused (pipelines/read_only.py)."""
+    ATTACH, COPY, file readers, INSTALL/LOAD, SET and writes are refused (pipelines/read_only.py).
+
+    Several statements run in order as DuckDB parses them (a `;` in a string or a comment splits nothing, so
+    `SET VARIABLE x = ...; SELECT ...` works); the last one's rows are printed."""
     from pathlib import Path
 
     import duckdb
 
+    from pipelines import query_output
     from pipelines.publish import published_path
     from pipelines.read_only import readonly_connect, refused, run_statements
     from pipelines.settings import environment
     from pipelines.warehouse import Warehouse
 
+    if as_csv and as_json:
+        fail("--csv and --json: choose one")
+    path = Path(query)
+    # A path that is not there must not run as SQL (DuckDB would answer "syntax error at or near sql").
+    looks_like_path = query.strip().lower().endswith(".sql") or ("\n" not in query and " " not in query.strip()
+                                                                 and "/" in query)
+    if path.is_file():
+        text = path.read_text()
+    elif looks_like_path:
+        fail(f"no such file: {query}")
+    else:
+        text = query
     store = Warehouse(warehouse_path())
     target = store.path if use_warehouse else published_path(store, environment())
     if not target.exists():
         fail(f"{target} does not exist yet: run the weekly job first (make demo, or msp-recon run)")
-    text = Path(query).read_text() if query.endswith(".sql") and Path(query).exists() else query
     try:
         with readonly_connect(target) as con:
-            relation = run_statements(con, text)
-            if relation is None:
+            result = run_statements(con, text)
+            if result is None:
                 return
-            click.echo(relation.limit(limit).show(max_width=200, max_rows=limit) or "", nl=False)
+            if as_csv or as_json:
+                write = query_output.write_csv if as_csv else query_output.write_json
+                write(result, sys.stdout, limit)
+            else:
+                query_output.print_table(result, 50 if limit is None else limit)
     except duckdb.Error as exc:
         fail(f"{target.name}: {refused(exc) or str(exc).splitlines()[0]}")
 

@@ -40,12 +40,19 @@ def refused(exc: duckdb.Error) -> str | None:
     return f"{BLOCKED} ({first})" if lockdown else None
 
 
-def run_statements(con: duckdb.DuckDBPyConnection, text: str) -> duckdb.DuckDBPyRelation | None:
-    """Run SQL text of one or more statements (e.g. `SET VARIABLE ...; SELECT ...`); the last one's relation."""
+def run_statements(con: duckdb.DuckDBPyConnection, text: str) -> duckdb.DuckDBPyConnection | None:
+    """Run SQL text of one or more statements as DuckDB's own parser splits them (a `;` inside a string or a comment
+    splits nothing), e.g. `SET VARIABLE ...; SELECT ...`. Returns the last statement's pending result (read it with
+    `fetchmany`), or None when it returns no rows (a `SET VARIABLE`, or text of comments only)."""
     statements = con.extract_statements(text)
     if not statements:
         return None
     *setup, last = statements
     for statement in setup:
         con.execute(statement).fetchall()
-    return con.sql(last.query)
+    # The statement object, not its text: the text keeps its `;` and trailing comment, which no wrapper parses.
+    result = con.execute(last)
+    if duckdb.ExpectedResultType.QUERY_RESULT not in last.expected_result_type or result.description is None:
+        result.fetchall()
+        return None
+    return result

@@ -220,3 +220,16 @@ def test_the_rmm_device_id_is_read_from_the_rmm_record():
     assert rmm_device_id({"external-url": "https://merlot.centrastage.net/csm/device/9f1c2e7a-1111"}) == "9f1c2e7a-1111"
     assert rmm_device_id({"url": "https://app.ninjarmm.com/#/deviceDashboard/devices/104?tab=1"}) == "104"
     assert rmm_device_id({"name": "WS-01", "hostname": "WS-01"}) is None  # no id: proves nothing later
+
+
+def test_an_itglue_copy_is_linked_to_the_ninjaone_device_its_rmm_record_names(tmp_path):
+    # NinjaOne's rmm-record names the device by its numeric id, the id NinjaOne's own record has (not its uid)
+    rows = [cfg("itglue", "g1", "11", "front-desk", None, None, has_rmm=True, rmm="104", rmm_source="ninjaone"),
+            cfg("ninjaone", "104", "n1", "DESKTOP-7QK2", None, None, rmm="5f0c-uid"),
+            cfg("ninjaone", "105", "n1", "front-desk-2", None, None, rmm="6a1d-uid")]
+    organizations = orgs(("itglue", "11", "Contoso", "contoso", None, None, T0),
+                         ("ninjaone", "n1", "Fabrikam", "fabrikam", None, None, T0))
+    tables, _ = link({"organizations": organizations, "configurations": at(rows, NOW)}, tmp_path)
+    assert linked(tables, "configuration", ("itglue", "g1"), ("ninjaone", "104"))
+    assert not linked(tables, "configuration", ("itglue", "g1"), ("ninjaone", "105"))
+    assert tables["marts.orphans"].filter(pl.col("source_id") == "g1").height == 0

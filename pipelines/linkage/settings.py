@@ -55,6 +55,16 @@ def _exact(col: str, m: float, u: float, *, tf: bool = False, else_m: float | No
     ])
 
 
+def _certain(name: str, sql: str, label: str) -> ComparisonCreator:
+    """A certain link as a comparison too: its pairs then score high, so the pair floor never drops one before it is
+    recognised as certain, and no trained weight can make it weak. Disagreeing says nothing (neutral)."""
+    return _comparison(name, [
+        _level(sql, label, 0.99, 0.000001, fixed=True),
+        cll.ElseLevel().configure(m_probability=0.5, u_probability=0.5, fix_m_probability=True,
+                                  fix_u_probability=True),
+    ])
+
+
 def organization_comparisons() -> list[ComparisonCreator]:
     jw = "jaro_winkler_similarity(name_norm_l, name_norm_r)"
     jw_core = "jaro_winkler_similarity(name_core_l, name_core_r)"
@@ -77,6 +87,8 @@ def organization_comparisons() -> list[ComparisonCreator]:
         _exact("phone_digits", 0.6, 0.001),
         _exact("city", 0.8, 0.05),
         _exact("psa_company_key", 0.99, 0.0001, else_m=0.01),
+        _certain("one_client", "list_has_any(one_client_keys_l, one_client_keys_r)",
+                 "most identified devices and people the same"),
         _comparison("shared_children", [
             PortableLevel("shared_children_l IS NULL OR shared_children_r IS NULL",
                             label_for_charts="either holds no identifiable device or person").configure(
@@ -148,6 +160,11 @@ def configuration_comparisons() -> list[ComparisonCreator]:
         _exact("config_type", 0.9, 0.3),
         _exact("ip", 0.6, 0.001),
         _exact("rmm_device_id", 0.99, 0.000001, else_m=0.01),
+        # the RMM record an IT Glue copy names, against that RMM's own record: proof (also a certain link); two
+        # different keys say nothing (one device is in Datto and in NinjaOne under two)
+        _certain("rmm_record_key", "coalesce(rmm_record_key_l = rmm_record_key_r, FALSE)", "the RMM record itself"),
+        _certain("one_device", "coalesce(mac_host_key_l = mac_host_key_r, FALSE) OR "
+                 "coalesce(serial_host_key_l = serial_host_key_r, FALSE)", "MAC or unshared serial, and hostname"),
     ]
 
 
@@ -229,7 +246,6 @@ ORGANIZATION = EntitySpec(
     certain_columns=("psa_company_key",),
     # organizations whose devices and people are, for the most part, the same devices and people
     certain_lists=("one_client_keys",),
-    retained=("one_client_keys",),
     threshold=0.9,
 )
 
@@ -238,12 +254,13 @@ CONFIGURATION = EntitySpec(
     input_sql="linkage/input_configurations.sql",
     input_table="configuration_input",
     columns=("org_cluster", "name_norm", "hostname_norm", "org_hostname", "serial_norm", "serial_copies", "mac_norm", "macs", "ip",
-             "config_type", "rmm_device_id", "mac_host_key", "serial_host_key", "org_host_words", "org_name_copies"),
+             "config_type", "rmm_device_id", "mac_host_key", "serial_host_key", "org_host_words", "org_name_copies", "rmm_record_key"),
     comparisons=configuration_comparisons,
     blocking=(
         lambda: block_on("serial_norm"),
         lambda: block_on("mac_norm"),
         lambda: block_on("rmm_device_id"),
+        lambda: block_on("rmm_record_key"),
         lambda: block_on("org_cluster", "hostname_norm"),
         lambda: block_on("org_cluster", "name_norm"),
         lambda: block_on("org_host_words", arrays_to_explode=["org_host_words"]),
@@ -256,8 +273,8 @@ CONFIGURATION = EntitySpec(
     deterministic_rules=(lambda: block_on("rmm_device_id"), lambda: block_on("serial_norm", "mac_norm")),
     # an RMM uid both name; MAC and hostname, or a serial no clone shares and hostname: one device, whichever
     # organizations the two were filed under (hostname alone never: DC01 is at every client)
-    certain_columns=("rmm_device_id", "mac_host_key", "serial_host_key"),
-    retained=("mac_host_key", "serial_host_key"),
+    certain_columns=("rmm_device_id", "mac_host_key", "serial_host_key", "rmm_record_key"),
+    retained=(),
     threshold=0.9,
 )
 

@@ -29,6 +29,11 @@ SELECT c.source || ':' || c.source_id AS unique_id,
        c.ip,
        c.config_type,
        c.rmm_device_id,
+       -- the RMM record itself: an RMM's own record, or the one an IT Glue copy's rmm-records name (NinjaOne's id
+       -- there is the device's numeric id, not the uid other systems carry)
+       CASE WHEN r.role = 'rmm' THEN c.source || ':' || c.source_id
+            WHEN c.rmm_source IS NOT NULL AND c.rmm_device_id IS NOT NULL THEN c.rmm_source || ':' || c.rmm_device_id
+       END AS rmm_record_key,
        -- one device for certain, across organization boundaries: the MAC or a serial that no clone fleet shares
        -- (at most two records of one system carry it), together with the hostname
        CASE WHEN coalesce(mc.mac_copies, 0) <= 2 AND c.mac_norm IS NOT NULL
@@ -38,6 +43,7 @@ SELECT c.source || ':' || c.source_id AS unique_id,
                  AND coalesce(c.hostname_norm, c.name_norm) IS NOT NULL
             THEN c.serial_norm || '|' || coalesce(c.hostname_norm, c.name_norm) END AS serial_host_key
 FROM stg_configurations c
+LEFT JOIN source_roles r USING (source)
 LEFT JOIN (SELECT serial_norm, max(n) AS serial_copies FROM (
                -- machines, not records: copies of one device (imported twice) carry its one hostname, however spelt
                SELECT serial_norm, source, count(DISTINCT regexp_replace(lower(coalesce(hostname_norm, name_norm, source_id)), '[^a-z0-9]', '', 'g')) AS n

@@ -82,6 +82,14 @@ WITH keyed AS (
         FROM stg_configurations
         WHERE organization_source_id IS NOT NULL AND rmm_device_id IS NOT NULL AND NOT coalesce(is_deleted, FALSE)
         UNION ALL
+        -- the RMM record itself: its own id in its RMM, or the id an IT Glue copy's rmm-records name
+        SELECT c.source || ':' || c.organization_source_id, c.source || ':' || c.source_id, c.source,
+               'k:' || CASE WHEN r.role = 'rmm' THEN c.source || ':' || c.source_id
+                            ELSE c.rmm_source || ':' || c.rmm_device_id END
+        FROM stg_configurations c LEFT JOIN source_roles r USING (source)
+        WHERE c.organization_source_id IS NOT NULL AND NOT coalesce(c.is_deleted, FALSE)
+          AND (r.role = 'rmm' OR (c.rmm_source IS NOT NULL AND c.rmm_device_id IS NOT NULL))
+        UNION ALL
         SELECT source || ':' || organization_source_id, 'contact:' || source || ':' || source_id, 'contact:' || source,
                'e:' || email_norm || '|' || last_name_norm
         FROM stg_contacts
