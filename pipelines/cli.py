@@ -92,7 +92,21 @@ def run() -> None:
         fail("IT Glue is not configured: set ITGLUE_API_KEY (and ITGLUE_API_URL outside the US) in the environment "
              "or in .env, plus the PSA and RMM variables (README: Pointing it at your own accounts); "
              "`msp-recon demo` runs on the built-in sandbox instead")
+    for line in psa_warnings(environment()):
+        click.echo(f"msp-recon: warning: {line}", err=True)
     report(launch("weekly_reconciliation"))
+
+
+def psa_warnings(env) -> list[str]:
+    """A line when more than one PSA is configured: every configured source is extracted (pipelines/assets/extract.py)
+    and linked as a PSA, while an IT Glue account syncs with one PSA."""
+    from pipelines.sources import all_sources
+
+    psas = [s.name for s in all_sources() if s.kind == "psa" and s.config_from(env) is not None]
+    if len(psas) < 2:
+        return []
+    return [f"{len(psas)} PSAs are configured ({', '.join(psas)}): all of them are extracted and linked as PSAs, "
+            "though IT Glue syncs with one; unset the other's variables unless you mean to reconcile both"]
 
 
 def _difficulty(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -143,9 +157,13 @@ def demo(seed: int, scale: int, psa: str, rmm: tuple[str, ...], difficulty: str)
 @contextmanager
 def step_progress(job_name: str) -> Iterator:
     """An on_step callback for run_job: a live line per step in a terminal (rich), plain timestamped lines on stdout
-    when stdout is a file or a pipe (logs, CI). Errors stay on stderr, one line each."""
+    when stdout is a file or a pipe (logs, CI). Errors stay on stderr, one line each. A long step's progress
+    (pipelines/progress.py) shows in its line; a source that is off ends "skipped"."""
+    from pipelines.progress import PREFIX as PROGRESS_PREFIX
+
     if not sys.stdout.isatty():
         def plain(step: str, status: str) -> None:
+            status = status.removeprefix(PROGRESS_PREFIX)  # "12,400 / 40,000 audits, 38 min left at 600/min"
             click.echo(f"{datetime.now():%H:%M:%S} {job_name}: {step} {status}")
         yield plain
         return
@@ -156,7 +174,10 @@ def step_progress(job_name: str) -> Iterator:
         marks = {"succeeded": "[green]done[/]", "failed": "[red]failed[/]", "skipped": "[yellow]skipped[/]"}
 
         def live(step: str, status: str) -> None:
-            if status == "started":
+            if status.startswith(PROGRESS_PREFIX):  # the step's counts and time left, in its own line
+                if step in tasks:
+                    bar.update(tasks[step], description=f"{step} {status.removeprefix(PROGRESS_PREFIX)}")
+            elif status == "started":
                 tasks[step] = bar.add_task(f"{step} …", total=1)
             elif step in tasks:
                 bar.update(tasks[step], description=f"{step} {marks.get(status, status)}", completed=1)
@@ -179,6 +200,11 @@ def report(outcome, expected: dict[str, int] | None = None) -> None:
     except WarehouseError as exc:
         fail(str(exc))
     click.echo(f"\nRun {outcome.run_id} succeeded.\n")
+    if outcome.warnings:
+        click.echo("Check warnings (the run went on; look before approving):")
+        for line in outcome.warnings:
+            click.echo(f"  {line}")
+        click.echo("")
     width = max(map(len, tables), default=10)
     for name, rows in tables.items():
         check = ""
@@ -488,13 +514,17 @@ def restore(action_id: str) -> None:
 
 @main.command()
 @click.argument("action_id")
-@click.option("--by", "by", required=True, help="Who decides (recorded with the decision).")
+@click.option("--by", "by", required=True,
+              help="Who dismisses: a name in the approvers file (RECON_APPROVERS), editor or above.")
 @click.option("--reason", required=True, help='Why, e.g. "not a duplicate" or "keep this one".')
 def dismiss(action_id: str, by: str, reason: str) -> None:
     """Dismiss one proposed action: it leaves its unapproved batch and is not proposed again until its record changes."""
     from pipelines.cleanup.decisions import dismiss as record_dismissal
+    from pipelines.cleanup.intents import load_approvers
+    from pipelines.settings import environment
 
-    d = _with_warehouse(lambda con: record_dismissal(con, action_id, by, reason))
+    d = _with_warehouse(lambda con: record_dismissal(
+        con, action_id, by, reason, approvers=load_approvers(environment(), warehouse_path())))
     pair = f"; {d.source_id} and {d.partner_source_id} are kept apart when linking" if d.partner_source_id else ""
     click.echo(f"Dismissed {action_id} ({d.action} {d.subject or d.source_id}) as decision {d.decision_id}: it left "
                f"batch {d.batch_id}, and is not proposed again until the record changes{pair}.")

@@ -19,6 +19,7 @@ class RunOutcome:
     run_id: str
     success: bool
     failures: list[tuple[str, str]] = field(default_factory=list)  # (step, one-line reason)
+    warnings: list[str] = field(default_factory=list)  # asset checks that did not pass, one line each
 
 
 def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "",
@@ -65,7 +66,7 @@ def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "
                     follower.stop()
         failures = [(event.step_key or "run", one_line_reason(event.step_failure_data.error))
                     for event in result.all_events if event.event_type == dg.DagsterEventType.STEP_FAILURE]
-        return RunOutcome(result.run_id, result.success, failures)
+        return RunOutcome(result.run_id, result.success, failures, check_warnings(result.all_events))
     finally:
         if own_instance:
             instance.dispose()
@@ -85,6 +86,23 @@ def wait_for_pools(instance: dg.DagsterInstance, say: Callable[[str], None], sto
         if stop.wait(poll_seconds):
             raise KeyboardInterrupt
         release_dead_runs(instance, say)  # the holder may die while we wait
+
+
+def check_warnings(events) -> list[str]:
+    """`asset / check: description` for each asset check of the run that did not pass (a WARN is not a failed run,
+    so it would otherwise be seen only by someone who opens the UI)."""
+    lines = []
+    for event in events:
+        if event.event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            continue
+        evaluation = event.event_specific_data
+        if evaluation.passed:
+            continue
+        description = evaluation.description or ", ".join(
+            f"{k}: {v.value}" for k, v in evaluation.metadata.items() if isinstance(v.value, str | int | float))
+        lines.append(f"{evaluation.asset_key.to_user_string()} / {evaluation.check_name} "
+                     f"({evaluation.severity.value.lower()}): {description or 'did not pass'}")
+    return lines
 
 
 def one_line_reason(error) -> str:
@@ -114,12 +132,19 @@ _STEP_STATUS = {dg.DagsterEventType.STEP_START: "started", dg.DagsterEventType.S
 
 
 class _StepFollower:
-    """Reads the run's step events back from the instance while the run executes in the calling thread, and reports
-    each once: the same event log the UI shows, polled twice a second (steps last seconds to minutes)."""
+    """Reads the run's event log back from the instance while the run executes in the calling thread, and reports
+    each step's start and end once, plus its progress messages (pipelines/progress.py) as `on_step(step, "progress:
+    ...")`: the same event log the UI shows, polled twice a second (steps last seconds to minutes). A step whose
+    materializations say "skipped" (a source that is off) ends as "skipped", not "succeeded"."""
 
     def __init__(self, instance: dg.DagsterInstance, run_id: str, on_step: Callable[[str, str], None]):
+        from pipelines.assets.extract import SKIPPED
+        from pipelines.progress import PREFIX
+
         self._instance, self._run_id, self._on_step = instance, run_id, on_step
-        self._seen = 0
+        self._skipped_key, self._progress_prefix = SKIPPED, PREFIX
+        self._cursor: str | None = None
+        self._skipped: set[str] = set()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="step-follower", daemon=True)
         self._thread.start()
@@ -129,14 +154,29 @@ class _StepFollower:
             self._report()
 
     def _report(self) -> None:
-        try:
-            records = self._instance.all_logs(self._run_id, of_type=set(_STEP_STATUS))
-        except Exception:  # storage busy or the run not stored yet: the next poll reads it
+        while True:
+            try:
+                page = self._instance.get_records_for_run(self._run_id, cursor=self._cursor, limit=1000)
+            except Exception:  # storage busy or the run not stored yet: the next poll reads it
+                return
+            for record in page.records:
+                self._one(record.event_log_entry)
+            self._cursor = page.cursor
+            if not page.has_more:
+                return
+
+    def _one(self, entry) -> None:
+        event, step = entry.dagster_event, entry.step_key or "run"
+        if event is None:
+            if entry.user_message.startswith(self._progress_prefix):
+                self._on_step(step, entry.user_message)
             return
-        for record in records[self._seen:]:
-            event = record.dagster_event
-            self._on_step(event.step_key or "run", _STEP_STATUS[event.event_type])
-        self._seen = len(records)
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            if self._skipped_key in event.event_specific_data.materialization.metadata:
+                self._skipped.add(step)
+        elif event.event_type in _STEP_STATUS:
+            status = _STEP_STATUS[event.event_type]
+            self._on_step(step, "skipped" if status == "succeeded" and step in self._skipped else status)
 
     def stop(self) -> None:
         self._done.set()

@@ -3,15 +3,30 @@ restored record is never proposed again for the undone action; decisions are lis
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from cleanup_world import action_ids, instance, launch_apply, plan_batch, store, tenant  # noqa: F401
 
-from pipelines.cleanup import CleanupError, approval
+from pipelines.cleanup import CleanupError, approval, keys
 from pipelines.cleanup import store as cleanup_store
-from pipelines.cleanup.decisions import decision_lines, dismiss, record_restored, undo
+from pipelines.cleanup.decisions import decision_lines, decisions, dismiss, record_restored, undo
 from pipelines.cleanup.itglue_api import client_from
 from pipelines.cleanup.restore import restore_action
+from pipelines.cleanup.roles import Approvers
+
+APPROVERS = Approvers(Path("approvers.toml"), {"ana": "manager", "bo": "editor"})
+LONG_AGO = datetime.fromisoformat("2025-12-01T00:00:00+00:00")
+
+
+def backdate(con, kind: str) -> None:
+    """As if the decisions of `kind` were made before IT Glue's records last changed (re-signed as msp-recon would
+    have signed them then: an edit by SQL alone voids a decision)."""
+    for d in decisions(con):
+        if d.kind == kind:
+            d.decided_at = LONG_AGO
+            con.execute("UPDATE audit.decisions SET decided_at = ?, signature = ? WHERE decision_id = ?",
+                        [LONG_AGO, keys.sign_with_approval_key(con, d.payload()), d.decision_id])
 
 
 def test_a_dismissed_action_leaves_its_batch_and_stays_out_until_its_record_changes(store, tenant):
@@ -20,7 +35,7 @@ def test_a_dismissed_action_leaves_its_batch_and_stays_out_until_its_record_chan
     dismissed = ids[("configuration", "102")]
     with store.connect() as con:
         before = len(cleanup_store.actions(con, batch_id))
-        d = dismiss(con, dismissed, "ana", "not a duplicate: two domain controllers")
+        d = dismiss(con, dismissed, "ana", "not a duplicate: two domain controllers", approvers=APPROVERS)
         assert (d.kind, d.source_id, d.partner_source_id, d.action) == ("dismissed", "102", "101", "delete")
         remaining = cleanup_store.actions(con, batch_id)
         assert len(remaining) == before - 1 and dismissed not in {a["action_id"] for a in remaining}
@@ -31,7 +46,7 @@ def test_a_dismissed_action_leaves_its_batch_and_stays_out_until_its_record_chan
         assert [(r[0], r[1], r[2]) for r in con.execute("FROM audit.kept_apart").fetchall()] == [
             ("configuration", "itglue:102", "itglue:101")]
         with pytest.raises(CleanupError, match=f"{dismissed} was already dismissed \\(D0001\\)"):
-            dismiss(con, dismissed, "ana", "again")
+            dismiss(con, dismissed, "ana", "again", approvers=APPROVERS)
         assert "D0001" in "\n".join(decision_lines(con)) and "kept apart from 101" in "\n".join(decision_lines(con))
 
     next_week = plan_batch(store, tenant)
@@ -39,8 +54,7 @@ def test_a_dismissed_action_leaves_its_batch_and_stays_out_until_its_record_chan
     assert ("configuration", "104") in action_ids(store, next_week)  # the others are proposed as before
 
     with store.connect() as con:  # the record changed after the dismissal (IT Glue stamps 2026-01-05)
-        con.execute("UPDATE audit.decisions SET decided_at = ? WHERE decision_id = ?",
-                    [datetime.fromisoformat("2025-12-01T00:00:00+00:00"), d.decision_id])
+        backdate(con, "dismissed")
     changed = plan_batch(store, tenant)
     assert ("configuration", "102") in action_ids(store, changed)
 
@@ -49,9 +63,9 @@ def test_a_decision_can_be_undone_and_an_approved_batch_refuses_dismissals(store
     batch_id = plan_batch(store, tenant)
     ids = action_ids(store, batch_id)
     with store.connect() as con:
-        d = dismiss(con, ids[("contact", "202")], "ana", "keep this one")
+        d = dismiss(con, ids[("contact", "202")], "ana", "keep this one", approvers=APPROVERS)
         with pytest.raises(CleanupError, match="say who dismisses and why"):
-            dismiss(con, ids[("contact", "203")], "ana", " ")
+            dismiss(con, ids[("contact", "203")], "ana", " ", approvers=APPROVERS)
         undone = undo(con, d.decision_id, "bo")
         assert undone.undone_by == "bo"
         with pytest.raises(CleanupError, match="already undone by bo"):
@@ -62,7 +76,8 @@ def test_a_decision_can_be_undone_and_an_approved_batch_refuses_dismissals(store
     with store.connect() as con:
         approval.approve(con, again, "ana")
         with pytest.raises(CleanupError, match=r"is approved .* dismissing it would void that approval"):
-            dismiss(con, action_ids(store, again)[("contact", "203")], "ana", "keep")
+            dismiss(con, action_ids(store, again)[("contact", "203")], "ana", "keep",
+                    approvers=APPROVERS)
 
 
 def test_a_restored_record_is_never_proposed_again_for_the_undone_action(store, tenant, instance):
@@ -84,5 +99,4 @@ def test_a_restored_record_is_never_proposed_again_for_the_undone_action(store, 
         following = plan_batch(store, tenant)
         assert ("configuration", "104") not in action_ids(store, following)
         with store.connect() as con:
-            con.execute("UPDATE audit.decisions SET decided_at = ? WHERE kind = 'restored'",
-                        [datetime.fromisoformat("2025-12-01T00:00:00+00:00")])
+            backdate(con, "restored")

@@ -51,6 +51,9 @@ def test_filter_dismiss_and_approve_the_filtered_part_as_a_manager(page, store, 
 
     post = {"token": review.token, "scope_client": "fabrikam", "by": "ana"}
     dismissed = ids[("configuration", "111")]
+    stranger = client.post(f"/action/{dismissed}/dismiss", headers={"Origin": ORIGIN},
+                           data=post | {"by": "mallory", f"reason_{dismissed}": "keep this one"})
+    assert "mallory is not in the approvers file" in stranger.text and "ana, bo may dismiss it" in stranger.text
     answer = client.post(f"/action/{dismissed}/dismiss", data=post | {f"reason_{dismissed}": "keep this one"},
                          headers={"Origin": ORIGIN})
     assert "Dismissed" in answer.text and answer.url.params["client"] == "fabrikam"

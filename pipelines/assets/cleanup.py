@@ -184,17 +184,19 @@ def cleanup_approval_sensor(context: dg.SensorEvaluationContext, warehouse: Ware
     try:
         with store_.connect(read_only=True) as con:
             waiting = approval.pending(con)
-            # only approvals made to be applied (approve --apply, the page's "approve and apply")
-            approvals = intents.to_apply(con, waiting)
+            # only approvals made to be applied (approve --apply, the page's "approve and apply"), by a signed intent
+            approvals, ignored = intents.apply_intents(con, waiting)
     except WarehouseLocked:
         return dg.SkipReason("the warehouse is busy (a run holds it); looking again at the next tick")
     except WarehouseError as exc:  # not a DuckDB file (empty, overwritten, damaged): say so, launch nothing
         return dg.SkipReason(str(exc))
     except CleanupError as exc:  # e.g. an approval key others can read: nothing is launched until it is fixed
         return dg.SkipReason(str(exc))
+    for line in ignored:
+        context.log.warning(line)
     if not approvals:
-        return dg.SkipReason(f"no approvals to apply ({len(waiting)} approved to wait for `msp-recon apply`)"
-                             if waiting else "no approvals waiting")
+        return dg.SkipReason("; ".join([*ignored, f"no approvals to apply ({len(waiting)} approved to wait for "
+                                                  "`msp-recon apply`)" if waiting else "no approvals waiting"]))
     return [dg.RunRequest(run_key=a.approval_id, run_config=apply_run_config(a.batch_id, a.approval_id),
                           tags={"cleanup/batch": a.batch_id, "cleanup/approved_by": a.approved_by})
             for a in approvals]

@@ -8,11 +8,15 @@ all, each step waits for its own and swaps its tables in, one write at a time.
 
 import dagster as dg
 
+from pipelines import progress
 from pipelines.assets.metadata import preview
 from pipelines.extraction import WarehouseTables, swap, take_for_run
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import all_sources
 from pipelines.sources.base import Source
+
+# Metadata key of a materialization that did not happen (the source is off); its value says why.
+SKIPPED = "skipped"
 
 
 def run_extractions(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource):
@@ -25,7 +29,9 @@ def run_extractions(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     for source in all_sources():
         config = sources.config_for(source)
         if f"extract_{source.name}" in steps and config is not None:
-            jobs[source.name] = lambda s=source, c=config: s.extract(c, previous)
+            # under reporting(): the connector's progress reports go to this source's own step (pipelines/progress.py)
+            jobs[source.name] = lambda s=source, c=config: progress.reporting(
+                context.run_id, s.name, lambda: s.extract(c, previous))
     return jobs
 
 
@@ -46,11 +52,15 @@ def extract_asset(source: Source) -> dg.AssetsDefinition:
         store = warehouse.get()
         if config is None:
             context.log.info(f"{source.name} is off: set {', '.join(source.required_env)} to extract it")
+            # "skipped" (not a success): the CLI reports the step as skipped from this key (pipelines/runner.py)
+            skipped = f"source off: set {', '.join(source.required_env)} to extract it; previous table kept"
             for table in source.tables:
                 yield dg.MaterializeResult(asset_key=["raw", table], metadata={
-                    "status": "source off (credentials not set); previous table kept"})
+                    "status": "source off (credentials not set); previous table kept", SKIPPED: skipped})
             return
-        extraction = take_for_run(context.run_id, source.name, lambda: run_extractions(context, warehouse, sources))
+        with progress.attached(context.run_id, source.name, context.log.info):
+            extraction = take_for_run(context.run_id, source.name,
+                                      lambda: run_extractions(context, warehouse, sources))
         swap(store, extraction)
         for table, frame in extraction.frames.items():
             yield dg.MaterializeResult(asset_key=["raw", table], metadata={

@@ -8,7 +8,6 @@
 """
 
 import hashlib
-import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,22 +42,24 @@ def fingerprint(actions: Iterable[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(canonical, default=str, separators=(",", ":")).encode()).hexdigest()
 
 
-def signed(key: bytes, a: Approval) -> str:
-    """HMAC-SHA256, under the approval key, over what an approval says: approval id, batch, approver, time (UTC, to the
-    microsecond), the exclusions, the fingerprint of the approved actions and whether a second look was accepted."""
+def payload(a: Approval) -> dict[str, Any]:
+    """What an approval's signature covers: approval id, batch, approver, time (UTC, to the microsecond), the
+    exclusions, the fingerprint of the approved actions and whether a second look was accepted."""
     at = a.approved_at if a.approved_at.tzinfo else a.approved_at.replace(tzinfo=UTC)
-    message = json.dumps({"approval_id": a.approval_id, "batch_id": a.batch_id, "approved_by": a.approved_by,
-                          "approved_at": at.astimezone(UTC).isoformat(timespec="microseconds"),
-                          "excluded_action_ids": sorted(a.excluded_action_ids), "fingerprint": a.fingerprint,
-                          "second_look_accepted": bool(a.second_look_accepted)},
-                         sort_keys=True, separators=(",", ":"))
-    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+    return {"approval_id": a.approval_id, "batch_id": a.batch_id, "approved_by": a.approved_by,
+            "approved_at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "excluded_action_ids": sorted(a.excluded_action_ids), "fingerprint": a.fingerprint,
+            "second_look_accepted": bool(a.second_look_accepted)}
+
+
+def signed(key: bytes, a: Approval) -> str:
+    """HMAC-SHA256 of the approval's payload under the approval key."""
+    return keys.sign(key, payload(a))
 
 
 def is_signed(con: duckdb.DuckDBPyConnection, a: Approval) -> bool:
     """Was this approval made by `approve` with this installation's key, and not edited since?"""
-    key = keys.approval_key(con)
-    return key is not None and bool(a.signature) and hmac.compare_digest(signed(key, a), a.signature)
+    return keys.verifies(con, payload(a), a.signature)
 
 
 def why_not_valid(con: duckdb.DuckDBPyConnection, a: Approval) -> str | None:

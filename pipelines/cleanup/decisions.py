@@ -7,17 +7,21 @@
   proposed again for the action that was undone.
 - `undo` withdraws a decision: the next run may propose the record again.
 Planning calls `drop_decided` on its proposals before it writes the batch.
+
+Only a named approver (editor or above, roles.py) may dismiss, and every decision is signed with the approval key
+(keys.sign): a decision inserted or edited by SQL does not verify, and planning ignores it, saying so in the batch's
+notes, so nobody who can only write the warehouse can hide a record from cleanup.
 """
 
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 
-from pipelines.cleanup import CleanupError, approval, store
+from pipelines.cleanup import CleanupError, approval, keys, roles, store
 from pipelines.cleanup.itglue_api import Fetched
 
 
@@ -39,6 +43,20 @@ class Decision:
     decided_at: datetime
     undone_by: str | None = None
     undone_at: datetime | None = None
+    signature: str | None = None  # HMAC-SHA256 of `payload` under the approval key, hex
+
+    def payload(self) -> dict[str, Any]:
+        """What the signature covers: the decision as made (an undo is not signed: it only lets a record be
+        proposed again, for a person to approve)."""
+        at = self.decided_at if self.decided_at.tzinfo else self.decided_at.replace(tzinfo=UTC)
+        return {"decision_id": self.decision_id, "kind": self.kind, "action_id": self.action_id,
+                "batch_id": self.batch_id, "entity_type": self.entity_type, "source": self.source,
+                "source_id": self.source_id, "action": self.action, "partner_source_id": self.partner_source_id,
+                "decided_by": self.decided_by, "reason": self.reason,
+                "decided_at": at.astimezone(UTC).isoformat(timespec="microseconds")}
+
+    def is_signed(self, con: duckdb.DuckDBPyConnection) -> bool:
+        return keys.verifies(con, self.payload(), self.signature)
 
 
 def _next_id(con: duckdb.DuckDBPyConnection) -> str:
@@ -49,18 +67,23 @@ def _next_id(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def _insert(con: duckdb.DuckDBPyConnection, d: Decision) -> None:
-    con.execute("INSERT INTO audit.decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    d.signature = keys.sign_with_approval_key(con, d.payload())
+    con.execute("INSERT INTO audit.decisions (decision_id, kind, action_id, batch_id, entity_type, source, source_id, "
+                "action, partner_source_id, subject, organization_name, decided_by, reason, decided_at, undone_by, "
+                "undone_at, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [d.decision_id, d.kind, d.action_id, d.batch_id, d.entity_type, d.source, d.source_id, d.action,
                  d.partner_source_id, d.subject, d.organization_name, d.decided_by, d.reason, d.decided_at,
-                 d.undone_by, d.undone_at])
+                 d.undone_by, d.undone_at, d.signature])
 
 
-def dismiss(con: duckdb.DuckDBPyConnection, action_id: str, by: str, reason: str) -> Decision:
-    """Dismiss one proposed action; CleanupError (nothing changed) when its batch is approved, applied or being
-    applied, or when who or why is missing."""
+def dismiss(con: duckdb.DuckDBPyConnection, action_id: str, by: str, reason: str, *,
+            approvers: roles.Approvers) -> Decision:
+    """Dismiss one proposed action as `by` (editor or above in `approvers`); CleanupError (nothing changed) when its
+    batch is approved, applied or being applied, when who or why is missing, or `by` may not dismiss."""
     store.ensure_schema(con)
     if not by.strip() or not reason.strip():
         raise CleanupError("say who dismisses and why: --by NAME --reason TEXT (e.g. \"not a duplicate\")")
+    roles.check_dismisser(approvers, by)
     earlier = con.execute("SELECT decision_id FROM audit.dismissed_actions WHERE action_id = ?", [action_id]).fetchall()
     if earlier:
         raise CleanupError(f"{action_id} was already dismissed ({earlier[0][0]}); `msp-recon decisions` lists it")
@@ -155,10 +178,17 @@ def drop_decided(con: duckdb.DuckDBPyConnection, proposals: Iterable[Any],
                  fetched: Mapping[tuple[str, str], Fetched]) -> tuple[list[Any], list[str]]:
     """(proposals no standing decision keeps out, a note per one left out)."""
     proposals = list(proposals)
-    standing = decisions(con, include_undone=False)
+    standing, notes = [], []
+    for d in decisions(con, include_undone=False):
+        if d.is_signed(con):
+            standing.append(d)
+        else:
+            notes.append(f"ignored decision {d.decision_id} ({d.kind} {d.source}:{d.source_id} by {d.decided_by}): not "
+                         f"signed with the approval key {keys.key_dir_of(con) / keys.APPROVAL_KEY} (inserted or edited "
+                         "outside msp-recon)")
     if not standing:
-        return proposals, []
-    kept, notes = [], []
+        return proposals, notes
+    kept = []
     for p in proposals:
         d = next((d for d in standing if holds(d, p, fetched)), None)
         if d is None:
@@ -169,6 +199,17 @@ def drop_decided(con: duckdb.DuckDBPyConnection, proposals: Iterable[Any],
     return kept, notes
 
 
+def kept_apart_pairs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(entity_type, unique_id_l, unique_id_r) of audit.kept_apart, less the dismissals that do not verify: a pair
+    kept apart by SQL alone would hide a duplicate from cleanup."""
+    if not store.has_table(con, "audit.decisions"):
+        return []
+    found = [Decision(**r) for r in store.rows(con, "SELECT * FROM audit.decisions WHERE kind = 'dismissed' AND "
+                                                    "partner_source_id IS NOT NULL AND undone_at IS NULL")]
+    return [(d.entity_type, f"{d.source}:{d.source_id}", f"{d.source}:{d.partner_source_id}")
+            for d in found if d.is_signed(con)]
+
+
 def decision_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     """What `msp-recon decisions` prints."""
     found = decisions(con)
@@ -177,6 +218,7 @@ def decision_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     lines = [f"{'decision':<8} {'kind':<9} {'decided (UTC)':<16} {'by':<10} {'action':<24} what / why"]
     for d in found:
         state = f"  [undone by {d.undone_by} {d.undone_at:%Y-%m-%d %H:%M}]" if d.undone_at else ""
+        state += "" if d.is_signed(con) else "  [not signed: ignored by planning]"
         pair = f" (kept apart from {d.partner_source_id})" if d.partner_source_id and d.kind == "dismissed" else ""
         lines.append(f"{d.decision_id:<8} {d.kind:<9} {d.decided_at:%Y-%m-%d %H:%M} {d.decided_by:<10} "
                      f"{d.action + ' ' + d.action_id:<24} {d.subject or d.source + ':' + d.source_id}{pair}: "

@@ -10,9 +10,13 @@ Losing `approval.key` voids every approval not yet applied (approve again); losi
 values of past snapshots, nothing else. Back them up as you back up the warehouse, but apart from it.
 """
 
+import hashlib
+import hmac
+import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from cryptography.fernet import Fernet
@@ -89,3 +93,21 @@ def snapshot_cipher(con: duckdb.DuckDBPyConnection, create: bool = False) -> Fer
     except ValueError:
         raise CleanupError(f"the key {directory / SNAPSHOT_KEY} is not a snapshot key (Fernet): restore it from a "
                            "backup") from None
+
+
+def sign(key: bytes, payload: dict[str, Any]) -> str:
+    """HMAC-SHA256 (hex) under `key` of `payload` as canonical JSON (sorted keys, no spaces): what an approval, an apply
+    intent and a decision are sealed with."""
+    message = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def verifies(con: duckdb.DuckDBPyConnection, payload: dict[str, Any], signature: str | None) -> bool:
+    """Was `payload` signed with this installation's approval key? False without a key or a signature."""
+    key = approval_key(con)
+    return key is not None and bool(signature) and hmac.compare_digest(sign(key, payload), signature)
+
+
+def sign_with_approval_key(con: duckdb.DuckDBPyConnection, payload: dict[str, Any]) -> str:
+    """Sign `payload` with the approval key (made on first use)."""
+    return sign(approval_key(con, create=True), payload)

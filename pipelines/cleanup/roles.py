@@ -84,5 +84,16 @@ def check(approvers: Approvers, name: str, actions: list[Mapping[str, Any]]) -> 
     return role
 
 
+def check_dismisser(approvers: Approvers, name: str) -> str:
+    """The role of `name` when it may dismiss an action (editor or above, as for approving); else CleanupError saying
+    who may."""
+    role = approvers.role_of(name)
+    if role is None:
+        may = ", ".join(approvers.holding("editor")) or f"nobody yet (add an editor to {approvers.path})"
+        raise CleanupError(f"{name} is not in the approvers file {approvers.path}; dismissing an action needs an "
+                           f"editor, manager or administrator: {may} may dismiss it")
+    return role
+
+
 def _few(ids: list[str], n: int = 3) -> str:
     return ", ".join(ids[:n]) + (f" and {len(ids) - n} more" if len(ids) > n else "")

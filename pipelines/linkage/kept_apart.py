@@ -9,10 +9,14 @@ SHAPE = "entity_type VARCHAR, unique_id_l VARCHAR, unique_id_r VARCHAR"
 
 
 def read(con) -> pa.Table | None:
-    """audit.kept_apart from the warehouse, if it has one."""
+    """audit.kept_apart from the warehouse, if it has one: only pairs of signed dismissals (decisions.py)."""
     if not table_exists(con, "audit", "kept_apart"):
         return None
-    return con.sql("SELECT entity_type, unique_id_l, unique_id_r FROM audit.kept_apart").to_arrow_table()
+    from pipelines.cleanup.decisions import kept_apart_pairs
+
+    names = ["entity_type", "unique_id_l", "unique_id_r"]
+    return pa.Table.from_pylist([dict(zip(names, p, strict=True)) for p in kept_apart_pairs(con)],
+                                schema=pa.schema([(n, pa.string()) for n in names]))
 
 
 def load(con, frame) -> None:

@@ -190,7 +190,8 @@ class ReviewApp:
         batch_id = action_id.rsplit("-", 1)[0]
 
         def work(con):
-            d = dismiss(con, action_id, str(form.get("by") or ""), str(form.get(f"reason_{action_id}") or ""))
+            d = dismiss(con, action_id, str(form.get("by") or ""), str(form.get(f"reason_{action_id}") or ""),
+                        approvers=load_approvers(self.env, self.warehouse.path))
             return (f"Dismissed {action_id} ({d.subject or d.source_id}) as {d.decision_id}: it left the batch and is "
                     "not proposed again until the record changes.")
 

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import polars as pl
 
+from pipelines import progress
 from pipelines.sources.base import (
     Extraction,
     PreviousTables,
@@ -328,9 +329,14 @@ async def extract_datto_rmm(url: str, api_key: str, api_secret: str, previous: P
                      if d["uid"] not in covered and d["uid"] not in fetched_uids and d.get("siteUid")}
         checkpoint = AuditCheckpoint(getattr(previous, "keep", None), extracted_at)
 
+        audits_done = 0
+
         async def audit(device: Record) -> Record:
+            nonlocal audits_done
             fetched = await datto.audit(device["uid"], device.get("lastAuditDate"))
             checkpoint.add(fetched)
+            audits_done += 1
+            progress.report("audits", audits_done, len(to_fetch))  # the long part: one request per device
             return fetched
 
         try:

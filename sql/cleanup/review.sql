@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS cleanup.approval_intents (
     apply_requested   BOOLEAN NOT NULL,
     apply_requested_at TIMESTAMPTZ
 );
+-- HMAC under the approval key (pipelines/cleanup/intents.py): the sensor ignores an intent inserted or edited by SQL.
+ALTER TABLE cleanup.approval_intents ADD COLUMN IF NOT EXISTS signature VARCHAR;
 
 -- A person's decisions that outlast a batch. kind `dismissed`: "not a duplicate / keep it": the record (and its
 -- partner, for a pair) is not proposed again for the same action until one of them changes after decided_at, and
@@ -40,6 +42,8 @@ CREATE TABLE IF NOT EXISTS audit.decisions (
     undone_by          VARCHAR,
     undone_at          TIMESTAMPTZ
 );
+-- HMAC under the approval key (pipelines/cleanup/decisions.py): planning ignores a decision inserted or edited by SQL.
+ALTER TABLE audit.decisions ADD COLUMN IF NOT EXISTS signature VARCHAR;
 
 -- The dismissed action as it stood in its batch (it leaves cleanup.actions).
 CREATE TABLE IF NOT EXISTS audit.dismissed_actions (
