@@ -99,8 +99,8 @@ def create_engine(backend: Backend = "duckdb", *, threads: int | None = None, me
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
-    # An in-memory database spills nowhere by default: past memory_limit a large tenant would fail instead of
-    # writing its biggest joins to disk (in the system's temp folder: TMPDIR moves it).
+    # Past memory_limit DuckDB spills an in-memory database to `.tmp` in the working directory: into the project, or
+    # wherever the run was started. The system's temp folder instead (TMPDIR moves it).
     spill = Path(tempfile.gettempdir()) / "msp-recon-linkage-spill"
     con.execute(f"SET temp_directory = '{spill.as_posix()}'")
     con.execute("SET preserve_insertion_order = false")
