@@ -1,6 +1,8 @@
 """msp-recon: the command line (contract: shared/docs/contract.md)."""
 
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -29,15 +31,62 @@ def main() -> None:
 
     for category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
         warnings.simplefilter("ignore", category)
+    # SIGTERM stops a command the way Ctrl-C does (KeyboardInterrupt), so a waiting or running command ends in
+    # one line and a non-zero exit instead of dying silently.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+STOP = threading.Event()
+
+
+def _interrupt(signum, frame) -> None:
+    STOP.set()  # noticed by a wait even if the KeyboardInterrupt below is lost
+    raise KeyboardInterrupt
+
+
+def check_settings(settings: dict[str, str]) -> None:
+    """Every bad setting in one line each, then exit 1, before anything runs."""
+    from pipelines.settings import SettingsError, validate
+
+    try:
+        validate(settings)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            click.echo(f"msp-recon: {problem}", err=True)
+        sys.exit(1)
+
+
+def launch(job_name: str, **options):
+    """run_job for a command: bad settings, a warehouse held by another run, or Ctrl-C/SIGTERM before the run
+    starts, end in one line each; what the run waits for is said on stderr."""
+    from pipelines.settings import OWN_PREFIX, environment
+
+    env = options.get("env") or {}
+    # an isolated run (the demo) reads only msp-recon's own settings from this machine, not its sources'
+    machine = {k: v for k, v in environment().items() if not options.get("isolated") or k.startswith(OWN_PREFIX)}
+    check_settings({**machine, **env})
+    from pipelines.runner import run_job
+    from pipelines.warehouse_lock import WarehouseBusy
+
+    try:
+        with step_progress(job_name) as on_step:
+            outcome = run_job(job_name, on_step=on_step, say=lambda line: click.echo(f"msp-recon: {line}", err=True),
+                              stop=STOP, **options)
+    except WarehouseBusy as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail(f"interrupted: {job_name} stopped before it changed anything")
+    return outcome
 
 
 @main.command()
 def run() -> None:
     """Run the weekly reconciliation job now, as a Dagster run recorded in DAGSTER_HOME."""
-    from pipelines.runner import run_job
     from pipelines.settings import environment
     from pipelines.sources import get_source
 
+    check_settings(environment())
     # IT Glue is what gets reconciled: without it a run would only produce empty tables and a "success".
     if get_source("itglue").config_from(environment()) is None:
         fail("IT Glue is not configured: set ITGLUE_API_KEY (and ITGLUE_API_URL outside the US) in the environment "
@@ -45,9 +94,7 @@ def run() -> None:
              "`msp-recon demo` runs on the built-in sandbox instead")
     for line in psa_warnings(environment()):
         click.echo(f"msp-recon: warning: {line}", err=True)
-    with step_progress("weekly_reconciliation") as on_step:
-        outcome = run_job("weekly_reconciliation", on_step=on_step)
-    report(outcome)
+    report(launch("weekly_reconciliation"))
 
 
 def psa_warnings(env) -> list[str]:
@@ -86,7 +133,6 @@ DIFFICULTY_HELP = ("How messy the sandbox tenant is: standard, hard (names, seri
 @click.option("--difficulty", default="standard", show_default=True, callback=_difficulty, help=DIFFICULTY_HELP)
 def demo(seed: int, scale: int, psa: str, rmm: tuple[str, ...], difficulty: str) -> None:
     """Start the built-in sandbox tenant, run the weekly job against it over HTTP, stop it, and summarize."""
-    from pipelines.runner import run_job
     from pipelines.sandbox.guard import refuse_live_warehouse
     from pipelines.sandbox.server import RunningSandbox, Sandbox
     from pipelines.sandbox.systems import build_world, expected_counts
@@ -103,10 +149,8 @@ def demo(seed: int, scale: int, psa: str, rmm: tuple[str, ...], difficulty: str)
         fail(str(exc))
     with RunningSandbox(Sandbox(world)) as sandbox:
         click.echo(f"Sandbox serving IT Glue, {psa} and {', '.join(rmms)} on {sandbox.url}")
-        with step_progress("weekly_reconciliation") as on_step:
-            # isolated: accounts configured on this machine (.env) take no part in the demo
-            outcome = run_job("weekly_reconciliation", env=sandbox.env(("itglue", psa, *rmms)),
-                              on_step=on_step, isolated=True)
+        # isolated: accounts configured on this machine (.env) take no part in the demo
+        outcome = launch("weekly_reconciliation", env=sandbox.env(("itglue", psa, *rmms)), isolated=True)
     report(outcome, expected=expected_counts(world))
 
 
@@ -143,7 +187,7 @@ def step_progress(job_name: str) -> Iterator:
 
 
 def report(outcome, expected: dict[str, int] | None = None) -> None:
-    from pipelines.warehouse import Warehouse, WarehouseLocked
+    from pipelines.warehouse import Warehouse, WarehouseError
 
     if not outcome.success:
         for step, reason in outcome.failures:
@@ -153,7 +197,7 @@ def report(outcome, expected: dict[str, int] | None = None) -> None:
     try:
         tables = {f"{schema}.{t}": n for schema in ("raw", "staging", "marts", "cleanup")
                   for t, n in store.row_counts(schema).items()}
-    except WarehouseLocked as exc:
+    except WarehouseError as exc:
         fail(str(exc))
     click.echo(f"\nRun {outcome.run_id} succeeded.\n")
     if outcome.warnings:
@@ -300,7 +344,7 @@ def _with_warehouse(work, read_only: bool = False):
     """Run work(con) on the warehouse (a locked read-only session for readers); refusals and a locked file end in
     one line."""
     from pipelines.cleanup import CleanupError
-    from pipelines.warehouse import Warehouse, WarehouseLocked
+    from pipelines.warehouse import Warehouse, WarehouseError, WarehouseLocked
 
     store = Warehouse(warehouse_path())
     if read_only and not store.path.exists():
@@ -320,7 +364,7 @@ def _with_warehouse(work, read_only: bool = False):
             click.echo(f"msp-recon: a run holds the warehouse; reading the published copy {copy}", err=True)
             with Warehouse(copy).connect(read_only=True) as con:
                 return work(con)
-    except (CleanupError, WarehouseLocked) as exc:
+    except (CleanupError, WarehouseError) as exc:
         fail(str(exc))
 
 
@@ -411,11 +455,8 @@ def apply(batch_id: str, dry_run: bool) -> None:
             click.echo(f"  {line}")
         return
     from pipelines.assets.cleanup import apply_run_config  # Dagster loads slowly: only when a run is launched
-    from pipelines.runner import run_job
 
-    with step_progress("apply_cleanup") as on_step:
-        outcome = run_job("apply_cleanup", run_config=apply_run_config(batch_id), tags={"cleanup/batch": batch_id},
-                          on_step=on_step)
+    outcome = launch("apply_cleanup", run_config=apply_run_config(batch_id), tags={"cleanup/batch": batch_id})
     if not outcome.success:
         reasons = "; ".join(reason for _, reason in outcome.failures) or "see the run in the Dagster UI"
         fail(f"{reasons} (run {outcome.run_id})")
@@ -429,12 +470,12 @@ def _publish_after(run_id: str) -> None:
     """Refresh the published copy, so that SQL on it (sql/queries/last_apply_changes.sql) sees what was just done."""
     from pipelines.publish import PublishError, publish, published_path
     from pipelines.settings import environment
-    from pipelines.warehouse import Warehouse, WarehouseLocked
+    from pipelines.warehouse import Warehouse, WarehouseError
 
     store = Warehouse(warehouse_path())
     try:
         publication = publish(store, published_path(store, environment()), run_id=run_id)
-    except (PublishError, WarehouseLocked) as exc:
+    except (PublishError, WarehouseError) as exc:
         fail(str(exc))
     click.echo(f"Published the read-only copy: {publication.path}")
 

@@ -4,11 +4,14 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 
+from pipelines.dead_runs import busy_pools, process_tags, release_dead_runs
 from pipelines.resources import SourcesResource, WarehouseResource
-from pipelines.settings import ensure_dagster_home
+from pipelines.settings import ensure_dagster_home, warehouse_path
+from pipelines.warehouse_lock import hold_warehouse
 
 
 @dataclass
@@ -22,7 +25,8 @@ class RunOutcome:
 def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "",
             instance: dg.DagsterInstance | None = None, run_config: dict | None = None,
             tags: dict[str, str] | None = None, log_level: str = "CRITICAL",
-            on_step: Callable[[str, str], None] | None = None, isolated: bool = False) -> RunOutcome:
+            on_step: Callable[[str, str], None] | None = None, isolated: bool = False,
+            say: Callable[[str], None] = lambda line: None, stop: threading.Event | None = None) -> RunOutcome:
     """Execute a job of pipelines.definitions in this process; `env` overrides source settings for this run,
     `run_config` and `tags` are passed to the run (apply_cleanup takes its batch id as config).
 
@@ -31,6 +35,10 @@ def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "
     steps start and end (status "started", "succeeded", "failed" or "skipped"), for a progress display.
     `isolated`: only `env` configures sources, not the machine's variables or `.env` (the demo must never reach a
     real account configured on the same machine).
+
+    Before the first step: the warehouse's run lock is taken (another run on it: WarehouseBusy, nothing done), runs
+    of this instance whose process is gone are released, and a run that must wait for a concurrency slot held by a
+    live run says so through `say` (one line) and waits here, where Ctrl-C and SIGTERM stop it.
     """
     from pipelines.definitions import defs
 
@@ -40,25 +48,44 @@ def run_job(job_name: str, env: dict[str, str] | None = None, warehouse: str = "
     try:
         job = defs.resolve_job_def(job_name)
         run_id = str(uuid.uuid4())
-        follower = _StepFollower(instance, run_id, on_step) if on_step else None
-        try:
-            result = job.execute_in_process(
-                instance=instance, run_id=run_id,
-                resources={"sources": SourcesResource(env=env or {}, read_environment=not isolated),
-                           "warehouse": WarehouseResource(path=warehouse)},
-                raise_on_error=False,
-                run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}},
-                tags=tags,
-            )
-        finally:
-            if follower:
-                follower.stop()
+        with hold_warehouse(Path(warehouse) if warehouse else warehouse_path(), job_name):
+            release_dead_runs(instance, say)
+            wait_for_pools(instance, say, stop or threading.Event())
+            follower = _StepFollower(instance, run_id, on_step) if on_step else None
+            try:
+                result = job.execute_in_process(
+                    instance=instance, run_id=run_id,
+                    resources={"sources": SourcesResource(env=env or {}, read_environment=not isolated),
+                               "warehouse": WarehouseResource(path=warehouse)},
+                    raise_on_error=False,
+                    run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}},
+                    tags={**process_tags(), **(tags or {})},
+                )
+            finally:
+                if follower:
+                    follower.stop()
         failures = [(event.step_key or "run", one_line_reason(event.step_failure_data.error))
                     for event in result.all_events if event.event_type == dg.DagsterEventType.STEP_FAILURE]
         return RunOutcome(result.run_id, result.success, failures, check_warnings(result.all_events))
     finally:
         if own_instance:
             instance.dispose()
+
+
+def wait_for_pools(instance: dg.DagsterInstance, say: Callable[[str], None], stop: threading.Event,
+                   poll_seconds: float = 1.0) -> None:
+    """Return once no Dagster pool is full; meanwhile say once what the run waits for. The wait happens here, before
+    the run starts, because Dagster's own wait for a slot holds off SIGINT and SIGTERM until a slot frees up.
+    `stop` set ends the wait with KeyboardInterrupt: a signal handler sets it besides raising KeyboardInterrupt,
+    because Python drops an exception a handler raises inside a garbage-collection callback (SQLAlchemy has some)."""
+    announced = None
+    while lines := busy_pools(instance):
+        if lines != announced:
+            say(f"waiting: {'; '.join(lines)} (Ctrl-C stops waiting)")
+            announced = lines
+        if stop.wait(poll_seconds):
+            raise KeyboardInterrupt
+        release_dead_runs(instance, say)  # the holder may die while we wait
 
 
 def check_warnings(events) -> list[str]:
@@ -84,6 +111,8 @@ def one_line_reason(error) -> str:
         error = error.cause
     if error is None:
         return "unknown error"
+    if error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt"):
+        return "interrupted (Ctrl-C or SIGTERM); what it had not swapped in yet was left out"
     message = error.message.strip()
     prefix = f"{error.cls_name}: " if error.cls_name else ""
     # SourceError and WarehouseLocked messages already say what to do; drop the module path in front of them.

@@ -19,8 +19,16 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 SCHEMAS = ("raw", "staging", "marts", "cleanup", "audit", "linkage")
 
 
-class WarehouseLocked(Exception):
+class WarehouseError(Exception):
+    """The warehouse file cannot be used; the message is one line saying why and what to do."""
+
+
+class WarehouseLocked(WarehouseError):
     """Another process holds the DuckDB file; the message names the file and the holder."""
+
+
+class WarehouseUnreadable(WarehouseError):
+    """The file is not a DuckDB database (empty, truncated, overwritten or damaged): not a lock to wait for."""
 
 
 def sql_file(relative: str) -> str:
@@ -45,10 +53,12 @@ class Warehouse:
             try:
                 # A reader gets the locked read-only session (pipelines/read_only.py), not just read_only=True.
                 con = readonly_connect(self.path)
-            except duckdb.IOException as exc:
-                raise WarehouseLocked(_locked_message(self.path, str(exc))) from None
+            except duckdb.Error as exc:
+                raise _open_error(self.path, exc) from None
             try:
                 yield con
+            except duckdb.Error as exc:
+                raise _damage_found(self.path, exc) from None
             finally:
                 con.close()
             return
@@ -56,12 +66,14 @@ class Warehouse:
             make_private(self.path, Path(f"{self.path}.wal"))
             try:
                 con = duckdb.connect(str(self.path))
-            except duckdb.IOException as exc:
-                raise WarehouseLocked(_locked_message(self.path, str(exc))) from None
+            except duckdb.Error as exc:
+                raise _open_error(self.path, exc) from None
             try:
                 for schema in SCHEMAS:
                     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 yield con
+            except duckdb.Error as exc:
+                raise _damage_found(self.path, exc) from None
             finally:
                 con.close()
                 make_private(self.path, Path(f"{self.path}.wal"))
@@ -122,6 +134,34 @@ def run_script(con: duckdb.DuckDBPyConnection, relative: str, **params: str) -> 
 def _check_identifier(name: str) -> None:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
         raise ValueError(f"not a safe SQL identifier: {name!r}")
+
+
+def _damaged(exc: Exception) -> bool:
+    text = str(exc)
+    return "not a valid DuckDB database file" in text or "Corrupt database file" in text
+
+
+def _damage_found(path: Path, exc: Exception) -> Exception:
+    """Damage is often met only when a block is read: that is the file, not the query; anything else is as raised."""
+    return WarehouseUnreadable(_unreadable_message(path, str(exc))) if _damaged(exc) else exc
+
+
+def _open_error(path: Path, exc: Exception) -> WarehouseError:
+    if _damaged(exc):
+        return WarehouseUnreadable(_unreadable_message(path, str(exc)))
+    if "lock" in str(exc).lower():
+        return WarehouseLocked(_locked_message(path, str(exc)))
+    return WarehouseUnreadable(f"the warehouse {path} cannot be opened: {str(exc).splitlines()[0]}")
+
+
+def _unreadable_message(path: Path, detail: str) -> str:
+    size = path.stat().st_size if path.exists() else 0
+    what = "is empty (0 bytes)" if size == 0 else (
+        f"is damaged ({detail.splitlines()[0].split(': ', 1)[-1][:120]})" if "Corrupt" in detail
+        else f"is not a DuckDB database ({size:,} bytes of something else)")
+    return (f"the warehouse {path} {what}, so it cannot be read; it is not locked. Move it aside "
+            f"(mv {path} {path}.broken) and run `msp-recon run` to rebuild it from the sources; until then the "
+            "published read-only copy holds the last run's batches, audit log and marts")
 
 
 def _locked_message(path: Path, detail: str) -> str:

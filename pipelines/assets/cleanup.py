@@ -8,17 +8,18 @@ import re
 import dagster as dg
 
 from pipelines.assets.metadata import preview
-from pipelines.cleanup import CleanupError, approval, intents, store
+from pipelines.cleanup import CleanupError, approval, intents, source_runs, store
 from pipelines.cleanup.apply import DEFAULT_CHUNK_SIZE, apply_batch
 from pipelines.cleanup.guard import GuardRails, count_jumps
 from pipelines.cleanup.itglue_api import client_from
 from pipelines.cleanup.plan import propose
+from pipelines.dead_runs import release_dead_runs
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.review import weekly
 from pipelines.review.page import report_path, write_report
-from pipelines.sources import get_source
+from pipelines.sources import all_sources, get_source
 from pipelines.sources.http import RequestStats, RetryPolicy
-from pipelines.warehouse import WarehouseLocked
+from pipelines.warehouse import WarehouseError, WarehouseLocked
 
 ITGLUE = get_source("itglue")
 ITGLUE_LIMIT_PER_5_MINUTES = 3000
@@ -35,7 +36,8 @@ def cleanup_batch(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     config = sources.config_for(ITGLUE)
     if config is None:
         return dg.MaterializeResult(metadata={"status": "IT Glue is off (ITGLUE_API_KEY not set): no batch proposed"})
-    guard = GuardRails.from_env(sources.settings())
+    settings = sources.settings()
+    guard = GuardRails.from_env(settings)
 
     async def run(con):
         async with client_from(config) as api:
@@ -43,6 +45,10 @@ def cleanup_batch(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 
     store_ = warehouse.get()
     with store_.connect() as con:
+        try:  # a source that went off since the previous batch stops the proposal (the previous batch stands)
+            source_runs.check_and_record(con, all_sources(), settings, context.run_id)
+        except CleanupError as exc:
+            raise dg.Failure(description=str(exc)) from None
         (batch_id, proposals, notes), stats = asyncio.run(run(con))
         frame = con.sql("SELECT action_id, action, subject, organization_name, reason FROM cleanup.actions "
                         "WHERE batch_id = ? ORDER BY action_id", params=[batch_id or ""]).pl()
@@ -164,6 +170,14 @@ def apply_run_config(batch_id: str, approval_id: str = "", **options) -> dict:
            description="Launches apply_cleanup once per approval made to be applied (approve --apply, or the "
                        "review page's approve and apply) that matches its batch (run_key = approval id).")
 def cleanup_approval_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    # A run killed with kill -9 stays "started" and holds the queue's one place (max_concurrent_runs: 1), so the apply
+    # this sensor launches would wait forever: the daemon's tick is where it is found and released.
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:  # a test's context without an instance
+        instance = None
+    if instance is not None:
+        release_dead_runs(instance, context.log.warning)
     store_ = warehouse.get()
     if not store_.path.exists():
         return dg.SkipReason(f"no warehouse at {store_.path} yet")
@@ -174,6 +188,8 @@ def cleanup_approval_sensor(context: dg.SensorEvaluationContext, warehouse: Ware
             approvals, ignored = intents.apply_intents(con, waiting)
     except WarehouseLocked:
         return dg.SkipReason("the warehouse is busy (a run holds it); looking again at the next tick")
+    except WarehouseError as exc:  # not a DuckDB file (empty, overwritten, damaged): say so, launch nothing
+        return dg.SkipReason(str(exc))
     except CleanupError as exc:  # e.g. an approval key others can read: nothing is launched until it is fixed
         return dg.SkipReason(str(exc))
     for line in ignored:

@@ -8,6 +8,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from pipelines.settings import cleanup_max_actions, cleanup_max_share
+
 DEFAULT_MAX_SHARE = 0.10
 DEFAULT_MAX_ACTIONS = 200
 
@@ -20,8 +22,7 @@ class GuardRails:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "GuardRails":
         """RECON_CLEANUP_MAX_SHARE (0.10 = 10%) and RECON_CLEANUP_MAX_ACTIONS, else the defaults."""
-        return cls(float(env.get("RECON_CLEANUP_MAX_SHARE") or DEFAULT_MAX_SHARE),
-                   int(env.get("RECON_CLEANUP_MAX_ACTIONS") or DEFAULT_MAX_ACTIONS))
+        return cls(cleanup_max_share(env, DEFAULT_MAX_SHARE), cleanup_max_actions(env, DEFAULT_MAX_ACTIONS))
 
     def check(self, entity_types: Iterable[str], record_counts: Mapping[str, int]) -> list[str]:
         """Why a batch of actions on these entity types needs a second look; empty when it does not."""

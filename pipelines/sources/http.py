@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 from aiolimiter import AsyncLimiter
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_before_delay
+
+from pipelines.settings import retry_budget_seconds
 
 
 class SourceError(Exception):
@@ -32,9 +34,12 @@ class MalformedResponse(SourceError):
 class TransientError(Exception):
     """A failure worth retrying: 429, 5xx, a timeout or a dropped connection."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, throttled: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        # The server is busy, not broken: a 429, or a 5xx that says when to come back. Ridden out within the time
+        # budget; other failures (a host that is down, timeouts) stop after max_attempts.
+        self.throttled = throttled or retry_after is not None
 
 
 @dataclass(frozen=True)
@@ -69,10 +74,16 @@ class RateBudget:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retries with exponential backoff and full jitter; `Retry-After` wins when the server sends it."""
+    """Retries with exponential backoff and full jitter; `Retry-After` wins when the server sends it.
+
+    Throttling (429, or a 5xx with Retry-After) is retried for as long as `max_elapsed` allows: the budget is shared
+    with the MSP's other integrations and a storm can last minutes. Other transient failures stop after
+    `max_attempts` tries, so that a host that is down fails in seconds, not minutes.
+    """
 
     max_attempts: int = 8
-    max_elapsed: float = 900.0  # a 429 storm may last minutes; give up after 15
+    # RECON_RETRY_BUDGET_SECONDS, 900 (15 minutes) by default; read when the policy is made (a run's clients).
+    max_elapsed: float = field(default_factory=retry_budget_seconds)
     initial_wait: float = 0.5
     max_wait: float = 60.0
     # When a 429 carries no Retry-After, wait at least this long: hammering a throttled API prolongs the throttle.
@@ -208,10 +219,7 @@ class ApiClient:
                     passthrough=passthrough,
                 )
             except TransientError as exc:
-                raise SourceError(
-                    f"{self.source}: {self.host} kept failing ({exc}) after {self.stats.retries} retries; "
-                    "the API may be down or throttling this account, try again later"
-                ) from None
+                raise SourceError(self._gave_up(exc)) from None
             status = response.status_code
             if status in ok_statuses or status < 400 or (passthrough is not None and passthrough(response)):
                 return response
@@ -243,18 +251,41 @@ class ApiClient:
                 f"(truncated or malformed page, {len(response.content)} bytes): {_excerpt(response.text)}"
             ) from None
 
+    def _gave_up(self, exc: "TransientError") -> str:
+        tried = f"for {_duration(exc.elapsed)} ({exc.attempts} tries)"
+        if exc.throttled:
+            return (f"{self.source}: {self.host} kept throttling ({exc}) {tried}, past the retry budget of "
+                    f"{_duration(self.retry.max_elapsed)}; the account's API budget is used up, by msp-recon or the "
+                    "MSP's other integrations: try again later, or allow longer storms with RECON_RETRY_BUDGET_SECONDS")
+        return (f"{self.source}: {self.host} kept failing ({exc}) {tried}; "
+                "the API may be down or unreachable, try again later")
+
     async def _send_with_retries(self, method, url, **kwargs) -> httpx.Response:
         policy = self.retry
+        failures = 0  # failures that are not throttling
+
+        def stop(state: RetryCallState) -> bool:
+            nonlocal failures
+            if not getattr(state.outcome.exception(), "throttled", False):
+                failures += 1
+            # before_delay: give up when the next wait would end past the budget, not after overrunning it
+            return failures >= policy.max_attempts or stop_before_delay(policy.max_elapsed)(state)
+
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda e: isinstance(e, TransientError)),
-            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_elapsed),
+            stop=stop,
             wait=self._wait,
             before_sleep=self._count_retry,
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._send_once(method, url, **kwargs)
+        started = time.monotonic()
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._send_once(method, url, **kwargs)
+        except TransientError as exc:
+            exc.elapsed, exc.attempts = time.monotonic() - started, retrying.statistics.get("attempt_number", 1)
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_once(self, method, url, *, params, json, data, headers, auth, passthrough) -> httpx.Response:
@@ -280,7 +311,8 @@ class ApiClient:
             return response
         if response.status_code == 429:
             self.stats.throttled += 1
-            raise TransientError("429 Too Many Requests", parse_retry_after(response.headers.get("Retry-After")))
+            raise TransientError("429 Too Many Requests", parse_retry_after(response.headers.get("Retry-After")),
+                                 throttled=True)
         if response.status_code >= 500:
             self.stats.server_errors += 1
             raise TransientError(f"{response.status_code} {_excerpt(response.text, 80)}",
@@ -300,6 +332,10 @@ class ApiClient:
 
     def _count_retry(self, state: RetryCallState) -> None:
         self.stats.retries += 1
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def _path_of(url: httpx.URL) -> str:
