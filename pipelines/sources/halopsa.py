@@ -202,8 +202,7 @@ async def extract_halopsa(url: str, client_id: str, client_secret: str, tenant: 
                           page_size=page_size) as halo:
         await halo.token.ensure()
         fetched = await asyncio.gather(*(halo.fetch_all(*endpoint) for endpoint in ENDPOINTS.values()))
-        stats = {**halo.request_stats(), "requests_by_endpoint": dict(sorted(halo.by_endpoint.items())),
-                 "tokens_issued": halo.token.issued}
+        stats = halo.run_stats()
     frames = {res.table: res.to_frame(records, extracted_at) for res, records in zip(ENDPOINTS, fetched, strict=True)}
     return Extraction(source=SOURCE_NAME, frames=frames, stats=stats)
 

@@ -191,8 +191,7 @@ async def extract_ncentral(url: str, api_token: str, *, budget: RateBudget = DEF
         warnings: list[str] = []
         assets = await optional_lookup(nc.assets([str(d["deviceId"]) for d in devices]),
                                        "/api/devices/{id}/assets (serials and MACs)", warnings)
-        stats = with_warnings({**nc.request_stats(), "requests_by_endpoint": dict(sorted(nc.by_endpoint.items())),
-                               "tokens_issued": nc.token.issued}, warnings)
+        stats = with_warnings(nc.run_stats(), warnings)
     return Extraction(SOURCE_NAME, {
         CUSTOMERS.table: CUSTOMERS.to_frame(customers, extracted_at),
         SITES.table: SITES.to_frame(sites, extracted_at),

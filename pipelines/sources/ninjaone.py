@@ -168,8 +168,7 @@ async def extract_ninjaone(url: str, client_id: str, client_secret: str, *, budg
             optional_lookup(ninja.cursor_pages("/v2/queries/computer-systems"),
                             "/v2/queries/computer-systems (serial numbers)", warnings),
         )
-        stats = with_warnings({**ninja.request_stats(), "requests_by_endpoint": dict(sorted(ninja.by_endpoint.items())),
-                               "tokens_issued": ninja.token.issued}, warnings)
+        stats = with_warnings(ninja.run_stats(), warnings)
     return Extraction(
         source=SOURCE_NAME,
         frames={
