@@ -6,6 +6,7 @@ staged entities, IT Glue integration type, certain links). `pipelines.sources` f
 every list of systems (linkage roles, CLI choices, the demo, docs tables, `about.systems`) derives from there.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,6 +75,17 @@ async def optional_lookup(fetch: Awaitable[list[Record]], what: str, warnings: l
     except SourceError as exc:
         warnings.append(f"{what} could not be read, so its fields are empty: {exc}")
         return []
+
+
+async def numbered_pages(page: Callable[[int], Awaitable[tuple[int, list[Record]]]],
+                         page_size: int) -> tuple[int, list[Record]]:
+    """For lists paged by a 1-based page number whose first page gives the total (HaloPSA, N-central): page 1 first,
+    then all the others concurrently. (the total page 1 gave, every record in page order); checking that the
+    records add up to the total, and what to say when not, is the source's."""
+    total, records = await page(1)
+    for _, more in await asyncio.gather(*(page(n) for n in range(2, -(-total // page_size) + 1))):
+        records.extend(more)
+    return total, records
 
 
 def with_warnings(stats: dict[str, Any], warnings: list[str]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from pipelines.sources.base import (
     Record,
     Resource,
     Source,
+    numbered_pages,
     parse_timestamp,
     text,
     utc_now,
@@ -179,11 +180,7 @@ class HaloClient(TokenApiClient):
 
     async def fetch_all(self, path: str, key: str, params: Mapping[str, Any]) -> list[Record]:
         """Page 1 says how many records there are; the other pages are fetched concurrently, then counted."""
-        total, records = await self.page(path, key, params, 1)
-        pages = -(-total // self.page_size)
-        rest = await asyncio.gather(*(self.page(path, key, params, n) for n in range(2, pages + 1)))
-        for _, more in rest:
-            records.extend(more)
+        total, records = await numbered_pages(lambda n: self.page(path, key, params, n), self.page_size)
         ids = {r.get("id") for r in records}
         if len(records) != total or len(ids) != total:
             raise MalformedResponse(

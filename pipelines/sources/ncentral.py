@@ -23,6 +23,7 @@ from pipelines.sources.base import (
     Record,
     Resource,
     Source,
+    numbered_pages,
     optional_lookup,
     parse_timestamp,
     text,
@@ -161,9 +162,7 @@ class NcentralClient(TokenApiClient):
                                         "totalItems; the previous tables are kept")
             return total, data
 
-        total, records = await page(1)
-        for _, more in await asyncio.gather(*(page(n) for n in range(2, -(-total // self.page_size) + 1))):
-            records.extend(more)
+        total, records = await numbered_pages(page, self.page_size)
         if len(records) != total:
             raise MalformedResponse(f"ncentral: {self.api.host} {path} returned {len(records)} records but "
                                     f"totalItems says {total}; the previous tables are kept, run again")
