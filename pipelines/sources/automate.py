@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.sources.base import (
+    UTC_DATETIME,
     Extraction,
     PreviousTables,
     RateLimit,
@@ -35,7 +36,6 @@ ENV_HINT = "AUTOMATE_USERNAME/AUTOMATE_PASSWORD (with AUTOMATE_CLIENT_ID)"
 API = "/cwa/api/v1"
 PAGE_SIZE = 1000
 DEFAULT_BUDGET = RateBudget.within(600, 60, concurrency=4)
-UTC_DATETIME = pl.Datetime("us", "UTC")
 
 
 def _ref(value: Any) -> str | None:

@@ -18,6 +18,8 @@ import polars as pl
 from pipelines.sources.http import RateBudget, SourceError
 
 Record = dict[str, Any]
+# The type of every raw timestamp column and of extracted_at: microseconds, UTC.
+UTC_DATETIME = pl.Datetime("us", "UTC")
 
 KINDS = ("documentation", "psa", "rmm")
 # entity type -> its staging table (and IT Glue resource): the one map of the three entities.
@@ -49,7 +51,7 @@ class Resource:
             if rows else pl.DataFrame(schema=dict(self.schema))
         return frame.with_columns(
             pl.Series("raw_json", [orjson.dumps(r).decode() for r in records], dtype=pl.String),
-            pl.lit(extracted_at, dtype=pl.Datetime("us", "UTC")).alias("extracted_at"),
+            pl.lit(extracted_at, dtype=UTC_DATETIME).alias("extracted_at"),
         )
 
     def empty_frame(self) -> pl.DataFrame:

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import polars as pl
 
 from pipelines.sources.base import (
+    UTC_DATETIME,
     Extraction,
     PreviousTables,
     RateLimit,
@@ -43,7 +44,6 @@ ENV_HINT = "HALOPSA_CLIENT_ID/HALOPSA_CLIENT_SECRET"
 PAGE_SIZE = 100
 # 300 requests per rolling 5 minutes on hosted tenants (Halo's published limit); 4 in flight.
 DEFAULT_BUDGET = RateBudget.within(300, 300, concurrency=4)
-UTC_DATETIME = pl.Datetime("us", "UTC")
 # Halo's fields naming a device in each RMM it integrates with: the PSA side of the RMM link.
 RMM_ID_FIELDS = ("datto_id", "ninjarmm_id", "ncentral_details_id", "automate_id", "connectwisermm_id")
 

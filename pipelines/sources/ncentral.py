@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.sources.base import (
+    UTC_DATETIME,
     Extraction,
     PreviousTables,
     RateLimit,
@@ -38,7 +39,6 @@ ENV_HINT = "NCENTRAL_API_TOKEN"
 PAGE_SIZE = 500
 # N-central publishes no request limits; its API server serialises heavy calls, so few in flight and a steady pace.
 DEFAULT_BUDGET = RateBudget.within(600, 60, concurrency=5)
-UTC_DATETIME = pl.Datetime("us", "UTC")
 ASSET_ABSENT = (404,)  # a device never audited has no assets: no data, no error
 
 
