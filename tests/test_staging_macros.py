@@ -46,6 +46,12 @@ def test_several_macs_in_one_field(con):
     assert one(con, "norm_macs(?)", "00:1A:2B:3C:4D:5E; AA-BB-CC-DD-EE-FF") == ["001A2B3C4D5E", "AABBCCDDEEFF"]
 
 
+def test_a_list_of_mac_fields_keeps_the_macs_in_order(con):
+    fields = ["aa-bb-cc-dd-ee-ff", None, "00:00:00:00:00:00", "not a mac", "00:1A:2B:3C:4D:5E; 11:22:33:44:55:66"]
+    assert one(con, "norm_mac_list(?::VARCHAR[])", fields) == ["AABBCCDDEEFF", "001A2B3C4D5E"]
+    assert one(con, "norm_mac_list(?::VARCHAR[])", None) == []
+
+
 @pytest.mark.parametrize("placeholder", [
     "To be filled by O.E.M.", "Default string", "System Serial Number", "0", "None", "N/A", "000000", " ", None,
 ])

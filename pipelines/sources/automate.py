@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.sources.base import (
+    UTC_DATETIME,
     Extraction,
     PreviousTables,
     RateLimit,
@@ -35,7 +36,6 @@ ENV_HINT = "AUTOMATE_USERNAME/AUTOMATE_PASSWORD (with AUTOMATE_CLIENT_ID)"
 API = "/cwa/api/v1"
 PAGE_SIZE = 1000
 DEFAULT_BUDGET = RateBudget.within(600, 60, concurrency=4)
-UTC_DATETIME = pl.Datetime("us", "UTC")
 
 
 def _ref(value: Any) -> str | None:
@@ -139,8 +139,7 @@ async def extract_automate(url: str, username: str, password: str, client_id: st
                               page_size=page_size) as cwa:
         await cwa.token.ensure()
         fetched = await asyncio.gather(*(cwa.fetch_all(path) for path in ENDPOINTS.values()))
-        stats = {**cwa.request_stats(), "requests_by_endpoint": dict(sorted(cwa.by_endpoint.items())),
-                 "tokens_issued": cwa.token.issued}
+        stats = cwa.run_stats()
     return Extraction(SOURCE_NAME, {res.table: res.to_frame(rows, extracted_at)
                                     for res, rows in zip(ENDPOINTS, fetched, strict=True)}, stats)
 

@@ -6,6 +6,7 @@ staged entities, IT Glue integration type, certain links). `pipelines.sources` f
 every list of systems (linkage roles, CLI choices, the demo, docs tables, `about.systems`) derives from there.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,8 @@ import polars as pl
 from pipelines.sources.http import RateBudget, SourceError
 
 Record = dict[str, Any]
+# The type of every raw timestamp column and of extracted_at: microseconds, UTC.
+UTC_DATETIME = pl.Datetime("us", "UTC")
 
 KINDS = ("documentation", "psa", "rmm")
 # entity type -> its staging table (and IT Glue resource): the one map of the three entities.
@@ -48,7 +51,7 @@ class Resource:
             if rows else pl.DataFrame(schema=dict(self.schema))
         return frame.with_columns(
             pl.Series("raw_json", [orjson.dumps(r).decode() for r in records], dtype=pl.String),
-            pl.lit(extracted_at, dtype=pl.Datetime("us", "UTC")).alias("extracted_at"),
+            pl.lit(extracted_at, dtype=UTC_DATETIME).alias("extracted_at"),
         )
 
     def empty_frame(self) -> pl.DataFrame:
@@ -74,6 +77,17 @@ async def optional_lookup(fetch: Awaitable[list[Record]], what: str, warnings: l
     except SourceError as exc:
         warnings.append(f"{what} could not be read, so its fields are empty: {exc}")
         return []
+
+
+async def numbered_pages(page: Callable[[int], Awaitable[tuple[int, list[Record]]]],
+                         page_size: int) -> tuple[int, list[Record]]:
+    """For lists paged by a 1-based page number whose first page gives the total (HaloPSA, N-central): page 1 first,
+    then all the others concurrently. (the total page 1 gave, every record in page order); checking that the
+    records add up to the total, and what to say when not, is the source's."""
+    total, records = await page(1)
+    for _, more in await asyncio.gather(*(page(n) for n in range(2, -(-total // page_size) + 1))):
+        records.extend(more)
+    return total, records
 
 
 def with_warnings(stats: dict[str, Any], warnings: list[str]) -> dict[str, Any]:

@@ -24,12 +24,14 @@ from urllib.parse import urlencode
 import polars as pl
 
 from pipelines.sources.base import (
+    UTC_DATETIME,
     Extraction,
     PreviousTables,
     RateLimit,
     Record,
     Resource,
     Source,
+    numbered_pages,
     parse_timestamp,
     text,
     utc_now,
@@ -42,7 +44,6 @@ ENV_HINT = "HALOPSA_CLIENT_ID/HALOPSA_CLIENT_SECRET"
 PAGE_SIZE = 100
 # 300 requests per rolling 5 minutes on hosted tenants (Halo's published limit); 4 in flight.
 DEFAULT_BUDGET = RateBudget.within(300, 300, concurrency=4)
-UTC_DATETIME = pl.Datetime("us", "UTC")
 # Halo's fields naming a device in each RMM it integrates with: the PSA side of the RMM link.
 RMM_ID_FIELDS = ("datto_id", "ninjarmm_id", "ncentral_details_id", "automate_id", "connectwisermm_id")
 
@@ -179,11 +180,7 @@ class HaloClient(TokenApiClient):
 
     async def fetch_all(self, path: str, key: str, params: Mapping[str, Any]) -> list[Record]:
         """Page 1 says how many records there are; the other pages are fetched concurrently, then counted."""
-        total, records = await self.page(path, key, params, 1)
-        pages = -(-total // self.page_size)
-        rest = await asyncio.gather(*(self.page(path, key, params, n) for n in range(2, pages + 1)))
-        for _, more in rest:
-            records.extend(more)
+        total, records = await numbered_pages(lambda n: self.page(path, key, params, n), self.page_size)
         ids = {r.get("id") for r in records}
         if len(records) != total or len(ids) != total:
             raise MalformedResponse(
@@ -202,8 +199,7 @@ async def extract_halopsa(url: str, client_id: str, client_secret: str, tenant: 
                           page_size=page_size) as halo:
         await halo.token.ensure()
         fetched = await asyncio.gather(*(halo.fetch_all(*endpoint) for endpoint in ENDPOINTS.values()))
-        stats = {**halo.request_stats(), "requests_by_endpoint": dict(sorted(halo.by_endpoint.items())),
-                 "tokens_issued": halo.token.issued}
+        stats = halo.run_stats()
     frames = {res.table: res.to_frame(records, extracted_at) for res, records in zip(ENDPOINTS, fetched, strict=True)}
     return Extraction(source=SOURCE_NAME, frames=frames, stats=stats)
 

@@ -17,12 +17,14 @@ from typing import Any
 import polars as pl
 
 from pipelines.sources.base import (
+    UTC_DATETIME,
     Extraction,
     PreviousTables,
     RateLimit,
     Record,
     Resource,
     Source,
+    numbered_pages,
     optional_lookup,
     parse_timestamp,
     text,
@@ -37,7 +39,6 @@ ENV_HINT = "NCENTRAL_API_TOKEN"
 PAGE_SIZE = 500
 # N-central publishes no request limits; its API server serialises heavy calls, so few in flight and a steady pace.
 DEFAULT_BUDGET = RateBudget.within(600, 60, concurrency=5)
-UTC_DATETIME = pl.Datetime("us", "UTC")
 ASSET_ABSENT = (404,)  # a device never audited has no assets: no data, no error
 
 
@@ -161,9 +162,7 @@ class NcentralClient(TokenApiClient):
                                         "totalItems; the previous tables are kept")
             return total, data
 
-        total, records = await page(1)
-        for _, more in await asyncio.gather(*(page(n) for n in range(2, -(-total // self.page_size) + 1))):
-            records.extend(more)
+        total, records = await numbered_pages(page, self.page_size)
         if len(records) != total:
             raise MalformedResponse(f"ncentral: {self.api.host} {path} returned {len(records)} records but "
                                     f"totalItems says {total}; the previous tables are kept, run again")
@@ -191,8 +190,7 @@ async def extract_ncentral(url: str, api_token: str, *, budget: RateBudget = DEF
         warnings: list[str] = []
         assets = await optional_lookup(nc.assets([str(d["deviceId"]) for d in devices]),
                                        "/api/devices/{id}/assets (serials and MACs)", warnings)
-        stats = with_warnings({**nc.request_stats(), "requests_by_endpoint": dict(sorted(nc.by_endpoint.items())),
-                               "tokens_issued": nc.token.issued}, warnings)
+        stats = with_warnings(nc.run_stats(), warnings)
     return Extraction(SOURCE_NAME, {
         CUSTOMERS.table: CUSTOMERS.to_frame(customers, extracted_at),
         SITES.table: SITES.to_frame(sites, extracted_at),

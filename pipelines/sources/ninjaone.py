@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.sources.base import (
+    UTC_DATETIME,
     Extraction,
     PreviousTables,
     RateLimit,
@@ -36,7 +37,6 @@ PAGE_SIZE = 1000
 # NinjaOne publishes no numbers; a full run is a few dozen requests, so a modest pace costs nothing and keeps us
 # clear of whatever the instance enforces.
 DEFAULT_BUDGET = RateBudget(requests=10, per_seconds=1.0, concurrency=4)
-UTC_DATETIME = pl.Datetime("us", "UTC")
 
 
 def _strings(values: Any) -> list[str]:
@@ -168,8 +168,7 @@ async def extract_ninjaone(url: str, client_id: str, client_secret: str, *, budg
             optional_lookup(ninja.cursor_pages("/v2/queries/computer-systems"),
                             "/v2/queries/computer-systems (serial numbers)", warnings),
         )
-        stats = with_warnings({**ninja.request_stats(), "requests_by_endpoint": dict(sorted(ninja.by_endpoint.items())),
-                               "tokens_issued": ninja.token.issued}, warnings)
+        stats = with_warnings(ninja.run_stats(), warnings)
     return Extraction(
         source=SOURCE_NAME,
         frames={

@@ -148,6 +148,11 @@ class TokenApiClient(ABC):
         reads, tokens = self.api.stats.as_metadata(), self.auth_api.stats.as_metadata()
         return {key: reads[key] + tokens[key] for key in reads}
 
+    def run_stats(self) -> dict[str, object]:
+        """`request_stats()` with the requests per endpoint and the tokens issued: a connector's Extraction.stats."""
+        return {**self.request_stats(), "requests_by_endpoint": dict(sorted(self.by_endpoint.items())),
+                "tokens_issued": self.token.issued}
+
     def _count(self, endpoint: str) -> None:
         self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
 

@@ -19,6 +19,10 @@ CREATE OR REPLACE MACRO norm_macs(s) AS list_filter(
         lambda m: regexp_replace(m, '[^0-9A-F]', '', 'g')),
     lambda m: m NOT IN ('000000000000', 'FFFFFFFFFFFF'));
 CREATE OR REPLACE MACRO norm_mac(s) AS norm_macs(s)[1];
+-- A list of MAC fields (one per adapter, as RMMs list them): each one's primary MAC as norm_mac gives it, in order,
+-- the fields that hold none dropped; NULL is the empty list.
+CREATE OR REPLACE MACRO norm_mac_list(fields) AS
+    list_filter(list_transform(coalesce(fields, []), lambda m: norm_mac(m)), lambda m: m IS NOT NULL);
 
 -- Serials: placeholder values that BIOSes and tools write when they know none are the same as no serial.
 CREATE OR REPLACE MACRO norm_serial(s) AS CASE

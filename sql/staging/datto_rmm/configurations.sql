@@ -6,9 +6,7 @@ WITH device_macs AS (
         a.serial_number,
         a.manufacturer,
         a.model,
-        list_filter(
-            list_transform(list_concat(coalesce(a.macs, []), coalesce(d.nic_macs, [])), lambda m: norm_mac(m)),
-            lambda m: m IS NOT NULL) AS all_macs
+        norm_mac_list(list_concat(coalesce(a.macs, []), coalesce(d.nic_macs, []))) AS all_macs
     FROM raw.datto_rmm_devices AS d
     LEFT JOIN raw.datto_rmm_device_audits AS a ON a.device_uid = d.uid AND a.status = 200
 )

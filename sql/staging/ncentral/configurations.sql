@@ -8,7 +8,7 @@ WITH device_macs AS (
         a.model,
         a.os_name,
         a.ip_addresses,
-        list_filter(list_transform(coalesce(a.macs, []), lambda m: norm_mac(m)), lambda m: m IS NOT NULL) AS all_macs
+        norm_mac_list(a.macs) AS all_macs
     FROM raw.ncentral_devices AS d
     LEFT JOIN raw.ncentral_device_assets AS a USING (device_id)
 )

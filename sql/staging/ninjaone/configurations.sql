@@ -12,8 +12,7 @@ devices AS (
         s.manufacturer,
         s.model,
         s.chassis_type,
-        list_filter(list_transform(coalesce(d.mac_addresses, []), lambda m: norm_mac(m)),
-                    lambda m: m IS NOT NULL) AS all_macs
+        norm_mac_list(d.mac_addresses) AS all_macs
     FROM raw.ninjaone_devices AS d
     LEFT JOIN systems AS s ON s.device_id = d.id
 )
