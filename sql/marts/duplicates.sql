@@ -100,17 +100,27 @@ WITH manual AS (
                          m.rmm_device_id IS NOT NULL DESC, m.is_active DESC, m.is_deleted ASC,
                          m.created_at ASC NULLS LAST, m.source_id) AS rank_in_source
     FROM members m
+), copy_survivor AS (
+    SELECT r.entity_type, r.unique_id, k.unique_id AS survivor_id
+    FROM ranked r
+    JOIN ranked k ON k.entity_type = r.entity_type AND k.cluster_id = r.cluster_id AND k.source = r.source
+                 AND k.rank_in_source = 1 AND r.rank_in_source > 1
 ), keep_pair AS (
     -- the probability Splink gave this copy paired with its survivor directly: a copy that is in the cluster only
     -- through other records (A-B and B-C sure, A-C never scored or weak) has no proof of being the survivor's
     -- twin, and cleanup does not delete it on membership alone
-    SELECT r.entity_type, r.unique_id, max(p.match_probability) AS keep_pair_probability
-    FROM ranked r
-    JOIN ranked k ON k.entity_type = r.entity_type AND k.cluster_id = r.cluster_id AND k.source = r.source
-                 AND k.rank_in_source = 1 AND r.rank_in_source > 1
-    JOIN linkage_pairs p ON p.entity_type = r.entity_type
-                        AND ((p.unique_id_l = r.unique_id AND p.unique_id_r = k.unique_id)
-                             OR (p.unique_id_r = r.unique_id AND p.unique_id_l = k.unique_id))
+    -- (a pair is stored in one orientation: each is looked up by equality, since an OR of the two would join every
+    -- copy with every pair of its entity type)
+    SELECT entity_type, unique_id, max(match_probability) AS keep_pair_probability FROM (
+        SELECT c.entity_type, c.unique_id, p.match_probability
+        FROM copy_survivor c
+        JOIN linkage_pairs p ON p.entity_type = c.entity_type AND p.unique_id_l = c.unique_id
+                            AND p.unique_id_r = c.survivor_id
+        UNION ALL
+        SELECT c.entity_type, c.unique_id, p.match_probability
+        FROM copy_survivor c
+        JOIN linkage_pairs p ON p.entity_type = c.entity_type AND p.unique_id_r = c.unique_id
+                            AND p.unique_id_l = c.survivor_id)
     GROUP BY ALL
 )
 SELECT m.entity_type, m.cluster_id, m.source, m.source_id,
