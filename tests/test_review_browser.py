@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
+from review_week import cli, client_to_review, query, review_env
 
 pytestmark = pytest.mark.slow
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -41,16 +41,6 @@ def browser(tmp_path):
     driver.quit()
 
 
-def cli(args, env):
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=400)
-
-
-def query(path, sql, params=()):
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql, list(params)).fetchall()
-
-
 class ReviewPage:
     """`msp-recon review` as a user starts it: a process that prints its URL."""
 
@@ -68,20 +58,10 @@ class ReviewPage:
 
 
 def test_a_reviewer_decides_a_client_in_the_browser(sandbox, tmp_path, browser):
-    warehouse = tmp_path / "warehouse.duckdb"
-    approvers = tmp_path / "approvers.toml"
-    approvers.write_text('[approvers]\nana = "manager"\nbo = "editor"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ITGLUE_", "RECON_", "DAGSTER_"))}
-    env |= sandbox.env(("itglue", sandbox.sandbox.world.psa, "datto_rmm")) | {
-        "RECON_WAREHOUSE": str(warehouse), "DAGSTER_HOME": str(tmp_path / "dh"), "RECON_APPROVERS": str(approvers),
-        "RECON_CLEANUP_MAX_SHARE": "1", "RECON_CLEANUP_MAX_ACTIONS": "10000"}
+    env, warehouse = review_env(sandbox, tmp_path)
     assert cli(["run"], env).returncode == 0
     batch_id = query(warehouse, "SELECT max(batch_id) FROM cleanup.batches")[0][0]
-    client, = query(warehouse, "SELECT organization_name FROM cleanup.actions WHERE batch_id = ? "
-                               "GROUP BY 1 HAVING count(*) FILTER (WHERE action = 'delete' AND entity_type = "
-                               "'configuration' AND survivor_source_id IS NOT NULL) > 0 ORDER BY "
-                               "count(*) FILTER (WHERE action = 'delete' AND cluster_id IS NULL) > 0 DESC, "
-                               "count(*) DESC, 1 LIMIT 1", [batch_id])[0]
+    client = client_to_review(warehouse, batch_id)
     theirs = {r[0]: r[1:] for r in query(
         warehouse, "SELECT action_id, action, source_id, survivor_source_id, reason FROM cleanup.actions "
                    "WHERE batch_id = ? AND organization_name = ?", [batch_id, client])}

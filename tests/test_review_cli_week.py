@@ -2,46 +2,23 @@
 proposed, dismiss one, approve the rest as a manager, apply, restore one; next week's run proposes neither the
 dismissed nor the restored record again, and the dismissed pair is kept apart when linking."""
 
-import os
 import re
-import subprocess
-import sys
 
-import duckdb
 import pytest
+from review_week import cli, client_to_review, query, review_env
 
 pytestmark = pytest.mark.slow  # two weekly runs and a dozen fresh processes that import Dagster
 
 
-def cli(args, env):
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=400)
-
-
-def query(path, sql, params=()):
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql, list(params)).fetchall()
-
-
 def test_a_week_of_review_through_the_command_line(sandbox, tmp_path):
-    warehouse = tmp_path / "warehouse.duckdb"
-    approvers = tmp_path / "approvers.toml"
-    approvers.write_text('[approvers]\nana = "manager"\nbo = "editor"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ITGLUE_", "RECON_", "DAGSTER_"))}
-    env |= sandbox.env(("itglue", sandbox.sandbox.world.psa, "datto_rmm")) | {
-        "RECON_WAREHOUSE": str(warehouse), "DAGSTER_HOME": str(tmp_path / "dh"), "RECON_APPROVERS": str(approvers),
-        "RECON_CLEANUP_MAX_SHARE": "1", "RECON_CLEANUP_MAX_ACTIONS": "10000"}
+    env, warehouse = review_env(sandbox, tmp_path)
     first = cli(["run"], env)
     assert first.returncode == 0, first.stderr
     batch_id = query(warehouse, "SELECT max(batch_id) FROM cleanup.batches")[0][0]
     assert f"Review it: msp-recon review {batch_id}" in first.stdout  # the run's last lines name the batch
 
     # a client with deletes of duplicate configurations and of orphans (a manager's to approve)
-    client, = query(warehouse, "SELECT organization_name FROM cleanup.actions WHERE batch_id = ? "
-                               "GROUP BY 1 HAVING count(*) FILTER (WHERE action = 'delete' AND entity_type = "
-                               "'configuration' AND survivor_source_id IS NOT NULL) > 0 ORDER BY "
-                               "count(*) FILTER (WHERE action = 'delete' AND cluster_id IS NULL) > 0 DESC, "
-                               "count(*) DESC, 1 LIMIT 1", [batch_id])[0]
+    client = client_to_review(warehouse, batch_id)
     theirs = {r[0]: r[1:] for r in query(
         warehouse, "SELECT action_id, action, source_id, survivor_source_id, subject, reason FROM cleanup.actions "
                    "WHERE batch_id = ? AND organization_name = ?", [batch_id, client])}
