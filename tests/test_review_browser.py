@@ -22,8 +22,18 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
                 ".ci/run does)", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def text_of(browser, element_id: str, expected: str, timeout: float = 30) -> str:
+    """The element's text once it holds `expected`: a click submits a form and the answer is a new page, which a
+    loaded machine may take a moment to bring (reading at once finds the old page, or none)."""
+    WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda b: expected in b.find_element(By.ID, element_id).text)
+    return browser.find_element(By.ID, element_id).text
 
 
 @pytest.fixture
@@ -88,18 +98,20 @@ def test_a_reviewer_decides_a_client_in_the_browser(sandbox, tmp_path, browser):
         browser.find_element(By.ID, "approver").send_keys("ana")
         card.find_element(By.CSS_SELECTOR, ".dismiss-reason").send_keys("not a duplicate")
         card.find_element(By.CSS_SELECTOR, "button.dismiss").click()
-        assert "Dismissed" in browser.find_element(By.ID, "message").text
-        assert browser.find_element(By.ID, "shown-count").text.startswith(f"{len(theirs) - 1} of {total - 1}")
+        assert "Dismissed" in text_of(browser, "message", "Dismissed")
+        assert text_of(browser, "shown-count", f"{len(theirs) - 1} of {total - 1}").startswith(
+            f"{len(theirs) - 1} of {total - 1}")
 
         if any(a == "delete" and not s for a, _, s, _ in theirs.values()):  # orphans: a manager's to delete
             browser.find_element(By.ID, "approver").send_keys("bo")
             browser.find_element(By.ID, "approve").click()
-            assert "ana may approve this" in browser.find_element(By.ID, "error").text
+            assert "ana may approve this" in text_of(browser, "error", "ana may approve this")
         approver = browser.find_element(By.ID, "approver")
         approver.clear()
         approver.send_keys("ana")
         browser.find_element(By.ID, "approve").click()
-        assert f"Approved {len(theirs) - 1} of {total - 1} actions" in browser.find_element(By.ID, "message").text
+        approved = f"Approved {len(theirs) - 1} of {total - 1} actions"
+        assert approved in text_of(browser, "message", approved)
         assert "ana (manager)" in browser.find_element(By.ID, "approval").text
         browser.save_screenshot(str(ARTIFACTS / "review_approved.png"))
     finally:
