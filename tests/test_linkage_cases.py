@@ -299,12 +299,18 @@ def test_the_organization_prior_counts_links_every_pair_of_systems_can_make(tmp_
     assert true_rate / 4 < prior < true_rate * 4, (prior, true_rate)
 
 
-def test_branches_sharing_the_psa_domain_phone_and_city_stay_apart(tmp_path):
+@pytest.mark.parametrize("first, second", [
+    ("Reyes & Bradley Chiropractic - Uptown", "Reyes & Bradley Chiropractic - North"),
+    ("Morris Freight - Eastside", "Morris Freight - Westside"),  # alike, but no slip of a key makes one the other
+    ("Kingston Academy - East", "Kingston Academy - Eastside"),
+    ("Wallace Landscaping - Eastside", "Wallace Landscapping - East"),  # a typo in the brand
+])
+def test_branches_sharing_the_psa_domain_phone_and_city_stay_apart(tmp_path, first, second):
     # Two branches of one franchise, each a company in the PSA with the brand's domain, phone and city, and each
     # synced to IT Glue; the RMM names one site by the client's city. One brand and two branch words are two
     # clients, however much else the two share; the city suffix of a site is no branch of its own.
     rows = []
-    for sid, name in (("1", "Reyes & Bradley Chiropractic - Uptown"), ("2", "Reyes & Bradley Chiropractic - North")):
+    for sid, name in (("1", first), ("2", second)):
         norm = name.lower().replace(" & ", " and ").replace(" - ", " ")
         rows += [{"source": "autotask", "source_id": sid, "name": name, "name_norm": norm,
                   "domain": "reyesandbradleychiro.net", "phone_digits": "8165550100", "city": "Kansas City",
@@ -325,3 +331,49 @@ def test_branches_sharing_the_psa_domain_phone_and_city_stay_apart(tmp_path):
     assert same_cluster(clusters, "organization", ("autotask", "2"), ("itglue", "12"))
     assert same_cluster(clusters, "organization", ("autotask", "3"), ("datto_rmm", "s3"))
     assert tables["marts.duplicates"].filter(pl.col("entity_type") == "organization").height == 0
+
+
+def test_a_hand_made_copy_is_linked_by_the_domain_its_people_write_from(tmp_path):
+    # IT Glue organizations hold no domain. A copy made by a CSV import ("Pinecrest Prinitng Ltd") holds network
+    # gear the PSA does not track and two people the PSA does not know, all at the client's domain: the domain its
+    # people write from is its domain. A mail provider's domain (many clients' people write from gmail.com) is
+    # no client's.
+    rows = [{"source": "connectwise", "source_id": "1", "name": "Pinecrest Printing", "name_norm": "pinecrest printing",
+             "domain": "pinecrestprinting.co", "city": "Austin", "created_at": T0},
+            {"source": "itglue", "source_id": "11", "name": "Pinecrest Printing", "name_norm": "pinecrest printing",
+             "psa_integration": "enabled", "created_at": T0},
+            {"source": "itglue", "source_id": "19", "name": "Pinecrest Prinitng Ltd", "name_norm": "pinecrest prinitng",
+             "created_at": EARLY}]
+    people, devices = [], []
+    for k, first in enumerate(("gregory", "margaret", "aisha", "angela")):
+        for source, org in (("connectwise", "1"), ("itglue", "11")):
+            people.append({"source": source, "source_id": f"{org}-{k}", "organization_source_id": org,
+                           "first_name_norm": first, "last_name_norm": f"surname{k}",
+                           "email_norm": f"{first}@pinecrestprinting.co", "created_at": T0})
+        devices += [cfg("connectwise", f"c{k}", "1", f"pinecres-pc-0{k}", f"SN-P{k}", f"AABBCCDD11{k:02d}"),
+                    cfg("itglue", f"g{k}", "11", f"pinecres-pc-0{k}", f"SN-P{k}", f"AABBCCDD11{k:02d}", psa="enabled")]
+    for k, first in enumerate(("amber", "nancy")):
+        people.append({"source": "itglue", "source_id": f"19-{k}", "organization_source_id": "19",
+                       "first_name_norm": first, "last_name_norm": f"other{k}",
+                       "email_norm": f"{first}@pinecrestprinting.co", "created_at": EARLY})
+    devices += [cfg("itglue", f"x{k}", "19", host, f"SN-X{k}", None, created_at=EARLY)
+                for k, host in enumerate(("pinecres-fw01", "pinecres-printer", "pinecres-ap01"))]
+    # two other clients whose people write from gmail.com, named alike
+    for n, name in ((2, "Pinecrest Plumbing"), (3, "Pinecrest Paving")):
+        rows.append({"source": "connectwise", "source_id": f"{n}", "name": name, "name_norm": name.lower(),
+                     "created_at": T0})
+        rows.append({"source": "itglue", "source_id": f"1{n}", "name": name, "name_norm": name.lower(),
+                     "created_at": T0})
+        for k in range(3):
+            for source, org in (("connectwise", f"{n}"), ("itglue", f"1{n}")):
+                people.append({"source": source, "source_id": f"{org}-{k}", "organization_source_id": org,
+                               "first_name_norm": f"p{n}{k}", "last_name_norm": "doe",
+                               "email_norm": f"p{n}{k}@gmail.com", "created_at": T0})
+    staging = {"organizations": pl.DataFrame(rows), "contacts": pl.DataFrame(people),
+               "configurations": pl.DataFrame(devices)}
+    tables, _ = link(staging, tmp_path)
+    clusters = tables["marts.entity_clusters"]
+    assert same_cluster(clusters, "organization", ("connectwise", "1"), ("itglue", "19"))
+    assert same_cluster(clusters, "organization", ("connectwise", "1"), ("itglue", "11"))
+    assert not same_cluster(clusters, "organization", ("connectwise", "2"), ("connectwise", "3"))
+    assert not same_cluster(clusters, "organization", ("itglue", "12"), ("itglue", "13"))

@@ -90,10 +90,15 @@ def organization_comparisons() -> list[ComparisonCreator]:
         # "Acme Dental - North" and "Acme Dental - South": one brand, two branches, two clients (domain.md), however
         # much else they share (a franchise's branches share its domain, phone and city). Fixed: random pairs almost
         # never share a brand, so a trained u would make it look like evidence for a match. The branch words must
-        # differ by more than a typo. A certain link (devices that are the same) still joins whatever this says.
+        # differ by more than a typo (one slip keeps the first letter and the length within one: "Uptwon" is
+        # "Uptown", "East" and "Eastside", "Eastside" and "Westside" are two branches each); the brand may carry one
+        # ("Wallace Landscapping - East"). A certain link (devices that are the same) still joins whatever this says.
         _comparison("name_branch", [
-            _level("name_brand_l = name_brand_r AND name_branch_l <> name_branch_r AND "
-                   "jaro_winkler_similarity(name_branch_l, name_branch_r) < 0.9",
+            _level("(name_brand_l = name_brand_r OR jaro_winkler_similarity(name_brand_l, name_brand_r) >= 0.95) "
+                   "AND name_branch_l <> name_branch_r AND NOT ("
+                   "levenshtein(name_branch_l, name_branch_r) <= 2 AND "
+                   "substr(name_branch_l, 1, 1) = substr(name_branch_r, 1, 1) AND "
+                   "abs(length(name_branch_l) - length(name_branch_r)) <= 1)",
                    "one brand, two branches", 0.00003, 0.99, fixed=True),
             cll.ElseLevel().configure(m_probability=0.5, u_probability=0.5, fix_m_probability=True,
                                       fix_u_probability=True),

@@ -114,6 +114,24 @@ SELECT s.uid_a, s.uid_b, s.n_shared
 FROM shared s JOIN held ha ON ha.org_uid = s.uid_a JOIN held hb ON hb.org_uid = s.uid_b
 WHERE s.n_shared >= 2 AND s.n_shared * 2 >= least(ha.n_held, hb.n_held);
 
+-- The domain an organization's people write from, for an organization whose system holds no domain (IT Glue's,
+-- NinjaOne's): most of its people with an address, two at least, on one domain. A domain the people of many
+-- organizations write from is a mail provider's (gmail.com), not a client's.
+CREATE OR REPLACE TEMP TABLE org_mail_domain AS
+WITH mail AS (
+    SELECT source || ':' || organization_source_id AS org_uid, nullif(split_part(email_norm, '@', 2), '') AS domain
+    FROM stg_contacts WHERE organization_source_id IS NOT NULL AND email_norm IS NOT NULL
+), per_org AS (
+    SELECT org_uid, domain, count(*) AS n, sum(count(*)) OVER (PARTITION BY org_uid) AS n_with_address
+    FROM mail WHERE domain IS NOT NULL GROUP BY org_uid, domain
+), clients AS (
+    SELECT domain FROM per_org GROUP BY domain HAVING count(DISTINCT org_uid) <= {max_orgs_per_anchor}
+)
+SELECT org_uid, arg_max(domain, n) AS domain
+FROM per_org SEMI JOIN clients USING (domain)
+WHERE n >= 2 AND n * 2 > n_with_address
+GROUP BY org_uid;
+
 CREATE OR REPLACE TEMP TABLE org_input AS
 SELECT o.source || ':' || o.source_id AS unique_id,
        o.source, o.source_id,
@@ -148,7 +166,7 @@ SELECT o.source || ':' || o.source_id AS unique_id,
        -- "first", a franchise brand) would make its block quadratic and narrows nothing, so it blocks nothing
        CASE WHEN count(*) OVER (PARTITION BY nullif(split_part(o.name_norm, ' ', 1), '')) <= {max_first_token_block}
             THEN nullif(split_part(o.name_norm, ' ', 1), '') END AS name_first_token,
-       o.domain,
+       coalesce(o.domain, md.domain) AS domain,
        o.phone_digits,
        nullif(lower(trim(o.city)), '') AS city,
        -- certain links: a PSA company is its own key; an RMM site names the PSA company it is linked to
@@ -176,6 +194,7 @@ LEFT JOIN (
           FROM stg_organizations)) b USING (source, source_id)
 LEFT JOIN (SELECT org_uid, count(DISTINCT child_uid) AS n_children FROM org_child_anchor GROUP BY 1) n ON n.org_uid = o.source || ':' || o.source_id
 LEFT JOIN org_shared_children s ON s.org_uid = o.source || ':' || o.source_id
+LEFT JOIN org_mail_domain md ON md.org_uid = o.source || ':' || o.source_id
 LEFT JOIN (SELECT uid, list(pair_key) AS keys FROM (
                SELECT uid_a AS uid, uid_a || '|' || uid_b AS pair_key FROM org_one_client
                UNION ALL SELECT uid_b, uid_a || '|' || uid_b FROM org_one_client) GROUP BY uid) oc
