@@ -88,8 +88,9 @@ def _rows(path: Path) -> tuple[list[str], Counter]:
         rel = con.sql(f"SELECT * FROM '{path}'")
         columns = rel.columns
         order = sorted(range(len(columns)), key=lambda i: columns[i])
+        typed = [f"{columns[i]} {rel.types[i]}" for i in order]
         rows = Counter(tuple(_canonical(row[i]) for i in order) for row in rel.fetchall())
-    return sorted(columns), rows
+    return typed, rows
 
 
 def compare(a: Path, b: Path) -> bool:
@@ -102,7 +103,7 @@ def compare(a: Path, b: Path) -> bool:
         cols_a, rows_a = _rows(a / name)
         cols_b, rows_b = _rows(b / name)
         if cols_a != cols_b:
-            print(f"{name}: columns differ: {sorted(set(cols_a) ^ set(cols_b))}")
+            print(f"{name}: columns or types differ: {sorted(set(cols_a) ^ set(cols_b))}")
             same = False
             continue
         only_a, only_b = rows_a - rows_b, rows_b - rows_a
