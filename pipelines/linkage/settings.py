@@ -87,6 +87,17 @@ def organization_comparisons() -> list[ComparisonCreator]:
         _exact("phone_digits", 0.6, 0.001),
         _exact("city", 0.8, 0.05),
         _exact("psa_company_key", 0.99, 0.0001, else_m=0.01),
+        # "Acme Dental - North" and "Acme Dental - South": one brand, two branches, two clients (domain.md), however
+        # much else they share (a franchise's branches share its domain, phone and city). Fixed: random pairs almost
+        # never share a brand, so a trained u would make it look like evidence for a match. The branch words must
+        # differ by more than a typo. A certain link (devices that are the same) still joins whatever this says.
+        _comparison("name_branch", [
+            _level("name_brand_l = name_brand_r AND name_branch_l <> name_branch_r AND "
+                   "jaro_winkler_similarity(name_branch_l, name_branch_r) < 0.9",
+                   "one brand, two branches", 0.00003, 0.99, fixed=True),
+            cll.ElseLevel().configure(m_probability=0.5, u_probability=0.5, fix_m_probability=True,
+                                      fix_u_probability=True),
+        ]),
         _certain("one_client", "list_has_any(one_client_keys_l, one_client_keys_r)",
                  "most identified devices and people the same"),
         _comparison("shared_children", [
@@ -169,12 +180,15 @@ def configuration_comparisons() -> list[ComparisonCreator]:
 
 
 def contact_comparisons() -> list[ComparisonCreator]:
-    def name(col: str, m_exact: float) -> ComparisonCreator:
+    def name(col: str, m_exact: float, typo_only: bool = False) -> ComparisonCreator:
         jw = f"jaro_winkler_similarity({col}_l, {col}_r)"
+        # a surname is mistyped, not varied: one slip of the keyboard changes its length by one letter at most
+        # ("wilis" for "willis"), while "willis" and "williams", as alike, are two families
+        typo = f" AND abs(length({col}_l) - length({col}_r)) <= 1" if typo_only else ""
         return _comparison(col, [
             _null([col]),
             _level(f"{col}_l = {col}_r", "exact", m_exact, 0.005, tf=col),
-            _level(f"{jw} >= 0.9", "jaro-winkler >= 0.9", 0.08, 0.01),
+            _level(f"{jw} >= 0.9{typo}", "jaro-winkler >= 0.9" + (", a typo" if typo_only else ""), 0.08, 0.01),
             _level(f"starts_with({col}_l, {col}_r) OR starts_with({col}_r, {col}_l)",
                    "one a prefix of the other (Rob/Robert)", 0.05, 0.005),
             cll.ElseLevel().configure(m_probability=1 - m_exact - 0.13, u_probability=0.98),
@@ -183,10 +197,13 @@ def contact_comparisons() -> list[ComparisonCreator]:
     return [
         _exact("org_cluster", 0.97, 0.01, else_m=0.03),
         name("first_name_norm", 0.8),
-        name("last_name_norm", 0.85),
+        name("last_name_norm", 0.85, typo_only=True),
         _comparison("email_norm", [
             _null(["email_norm"]),
-            _level("email_norm_l = email_norm_r AND jaro_winkler_similarity(last_name_norm_l, last_name_norm_r) >= 0.9",
+            # the same surname, or one slip of the keyboard from it: a typo changes the length by one letter at
+            # most ("wilis" for "willis"); "willis" and "williams" are two people answering emma@
+            _level("email_norm_l = email_norm_r AND jaro_winkler_similarity(last_name_norm_l, last_name_norm_r) >= 0.9"
+                   " AND abs(length(last_name_norm_l) - length(last_name_norm_r)) <= 1",
                    "exact, same surname", 0.8, 0.00001, tf="email_norm"),
             # One address, two surnames: a mailbox several people answer (maria@ at every franchise branch) or a
             # changed name. Weak evidence on its own: inside one client it still links a renamed person, across two
@@ -194,7 +211,8 @@ def contact_comparisons() -> list[ComparisonCreator]:
             _level("email_norm_l = email_norm_r", "exact, different surname", 0.05, 0.002, fixed=True),
             cll.ElseLevel().configure(m_probability=0.15, u_probability=0.99999),
         ]),
-        _exact("phone_digits", 0.6, 0.001, tf=True),
+        # one person's number, where both systems hold one, is mostly the same: two numbers speak against one person
+        _exact("phone_digits", 0.8, 0.001, tf=True),
     ]
 
 
@@ -224,7 +242,8 @@ ORGANIZATION = EntitySpec(
     entity_type="organization",
     input_sql="linkage/input_organizations.sql",
     input_table="org_input",
-    columns=("name_norm", "name_core", "name_first_token", "domain", "phone_digits", "city", "psa_company_key",
+    columns=("name_norm", "name_core", "name_first_token", "name_brand", "name_branch", "domain", "phone_digits",
+             "city", "psa_company_key",
              "shared_children", "shared_pair_keys", "n_anchored_children", "one_client_keys"),
     comparisons=organization_comparisons,
     blocking=(
@@ -242,7 +261,11 @@ ORGANIZATION = EntitySpec(
         lambda: block_on("psa_company_key"),
         lambda: block_on("name_first_token"),
     ),
-    deterministic_rules=(lambda: block_on("psa_company_key"), lambda: block_on("name_norm", "domain")),
+    # the prior counts pairs every pair of systems can meet: an exact name does (an IT Glue copy synced from the PSA
+    # carries the PSA's name; a NinjaOne organization, which names no PSA company, often the same), while a
+    # domain is only the PSA's, so name and domain together found only the PSA's own duplicates and made the
+    # prior hundreds of times too small for an RMM that names no PSA company (NinjaOne)
+    deterministic_rules=(lambda: block_on("psa_company_key"), lambda: block_on("name_norm")),
     certain_columns=("psa_company_key",),
     # organizations whose devices and people are, for the most part, the same devices and people
     certain_lists=("one_client_keys",),
