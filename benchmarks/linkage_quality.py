@@ -125,14 +125,13 @@ def score_seed(seed: int, scale: int, difficulty: str, psa: str, rmm: str, fault
             actions = asyncio.run(plan_batch(warehouse, extracted["env"]))
             planned = time.perf_counter() - started
         staging = {k: pl.from_arrow(v) for k, v in read_staging(warehouse)[0].items()}
+        clusters, duplicates, orphans = (warehouse.table(f"marts.{t}") for t in ("entity_clusters", "duplicates",
+                                                                                  "orphans"))
     requests_seen = sandbox.faults.seen
     truth = world.truth
     present = pl.concat([f.select("source") for f in staging.values()]).unique()
     truth_entities = truth.entities.join(present, on="source", how="semi")
     truth_dups = truth.duplicates.join(present, on="source", how="semi")
-    clusters = pl.from_arrow(result.tables["marts.entity_clusters"])
-    duplicates = pl.from_arrow(result.tables["marts.duplicates"])
-    orphans = pl.from_arrow(result.tables["marts.orphans"])
     baseline = scoring.exact_match_baseline(staging)
     bad = destructive_on_live(actions, truth)
     # Orphans the linkage found that the truth does not have, by what each record really is.

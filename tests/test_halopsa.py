@@ -129,11 +129,11 @@ def _from_env(sandbox, previous=lambda table: None):
     return asyncio.run(halopsa.SOURCE.extract(config, previous))
 
 
-def _stage(frames):
+def _stage(frames, sources=("itglue", "halopsa")):
     con = duckdb.connect()
     con.execute("CREATE SCHEMA raw; CREATE SCHEMA staging")
     replace_tables(con, "raw", frames)
-    return con, build_staging(con, ["itglue", "halopsa"])
+    return con, build_staging(con, sources)
 
 
 def test_staging_marks_the_copy_halo_links_as_synced(halo):
@@ -195,3 +195,61 @@ def test_last_weeks_halo_links_the_copies_of_records_deleted_since():
     linked_today = {r["itglue_id"] for key in ("clients", "assets", "users")
                     for r in today.systems["halopsa"][key] if r["itglue_id"]}
     assert deleted <= linked_before and not deleted & linked_today
+
+
+def _datto_frames(sandbox):
+    from pipelines.sources import datto_rmm
+
+    env = sandbox.env(("datto_rmm",))
+    return asyncio.run(datto_rmm.extract_datto_rmm(
+        env["DATTO_RMM_URL"], env["DATTO_RMM_API_KEY"], env["DATTO_RMM_API_SECRET"], lambda table: None,
+        budget=datto_rmm.DEFAULT_BUDGET.lifted())).frames
+
+
+def test_halo_names_the_datto_site_of_a_client_as_its_datto_integration_does(halo, tmp_path):
+    """Halo's Datto RMM integration keeps the mapping on Halo's side (`datto_id` on the client, a Datto site uid);
+    Datto's sites then carry no PSA company. Staging turns it into the client's `rmm_org_keys`, and linkage puts the
+    client and its site in one cluster, here with the site named after another client."""
+    from tests.test_linkage_cases import PRIORS, link, same_cluster
+
+    client = next(c for c in halo.sandbox.world.systems["halopsa"]["clients"] if c["datto_id"])
+    other = next(c for c in halo.sandbox.world.systems["halopsa"]["clients"] if c["id"] != client["id"])
+    site = next(s for s in halo.sandbox.world.datto_rmm["sites"] if s["uid"] == client["datto_id"])
+    site["name"] = f"{other['name']} - Denver"
+    con, _ = _stage({**_from_env(halo).frames, **_datto_frames(halo)}, ("halopsa", "datto_rmm"))
+    keys = con.execute("SELECT source_id, rmm_org_keys FROM staging.organizations WHERE source = 'halopsa' "
+                       "AND rmm_org_keys IS NOT NULL").fetchall()
+    sites = {r[0] for r in con.execute("SELECT source_id FROM staging.organizations WHERE source = 'datto_rmm'"
+                                       ).fetchall()}
+    clients = {str(c["id"]): c["datto_id"] for c in halo.sandbox.world.systems["halopsa"]["clients"]}
+    assert keys and all(k == [f"datto_rmm:{clients[cid]}"] for cid, k in keys)
+    assert {k[0].removeprefix("datto_rmm:") for _, k in keys} <= sites
+    assert len(keys) == sum(1 for uid in clients.values() if uid)
+    assert con.execute("SELECT count(*) FROM staging.organizations WHERE source = 'datto_rmm' "
+                       "AND psa_company_id IS NOT NULL").fetchall()[0][0] == 0  # the link lives in Halo only
+    staged = {t: con.sql(f"FROM staging.{t}").pl() for t in ("organizations", "configurations", "contacts")}
+    tables, _ = link(staged, tmp_path, PRIORS)
+    clusters = tables["marts.entity_clusters"]
+    assert same_cluster(clusters, "organization", ("halopsa", str(client["id"])), ("datto_rmm", site["uid"]))
+    assert not same_cluster(clusters, "organization", ("halopsa", str(other["id"])), ("datto_rmm", site["uid"]))
+
+
+def _halo_and_site(rmm_org_keys):
+    from tests.test_linkage_cases import T0, orgs
+
+    frame = orgs(("halopsa", "7", "Vertex Stone Partners PLLC", "vertex stone partners", None, None, T0),
+                 ("datto_rmm", "site-9", "Zephyr Holdings - Denver", "zephyr holdings denver", None, None, T0),
+                 ("halopsa", "8", "Zephyr Holdings", "zephyr holdings", None, None, T0))
+    return frame.with_columns(pl.Series("rmm_org_keys", [rmm_org_keys, None, None], dtype=pl.List(pl.String)))
+
+
+@pytest.mark.parametrize("linked", [True, False])
+def test_halos_datto_id_links_client_and_site_whatever_their_names(linked, tmp_path):
+    """The Datto site was named after another client (or renamed since): only Halo's own link says whose it is."""
+    from tests.test_linkage_cases import PRIORS, link, same_cluster
+
+    staging = {"organizations": _halo_and_site(["datto_rmm:site-9"] if linked else None)}
+    tables, _ = link(staging, tmp_path, PRIORS)
+    clusters = tables["marts.entity_clusters"]
+    assert same_cluster(clusters, "organization", ("halopsa", "7"), ("datto_rmm", "site-9")) is linked
+    assert not same_cluster(clusters, "organization", ("halopsa", "8"), ("datto_rmm", "site-9")) or not linked

@@ -28,6 +28,7 @@ class LinkageEngine:
     backend: Backend
     db_api: Any
     con: duckdb.DuckDBPyConnection
+    memory_limit: str = ""  # DuckDB's, as set on `con`
     _registered: int = field(default=0)
 
     def register(self, local_table: str, display_name: str) -> SplinkDataFrame:
@@ -73,9 +74,24 @@ def local_spark_session(master: str | None = None) -> Any:
     return builder.getOrCreate()
 
 
+def default_memory_limit() -> str:
+    """DuckDB's memory for linkage: RECON_LINKAGE_MEMORY_LIMIT (a DuckDB size, "2GB"), else a tenth of the machine's
+    memory, between 1 and 4 GB. DuckDB's own default (80% of the machine) lets one run take the memory every other
+    process needs; past this limit DuckDB spills to disk instead. 1 GB keeps a million configurations under 2.5 GB
+    with their staging frames, at a few seconds' cost (benchmarks/README.md)."""
+    if limit := os.environ.get("RECON_LINKAGE_MEMORY_LIMIT", "").strip():
+        return limit
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: the lower bound
+        physical = 0
+    return f"{min(4096, max(1024, physical // 10 // 2**20))}MiB"
+
+
 def create_engine(backend: Backend = "duckdb", *, threads: int | None = None, memory_limit: str | None = None,
                   spark_session: Any = None) -> LinkageEngine:
-    """A fresh engine. `threads`/`memory_limit` bound DuckDB; `spark_session` is used as given for ``spark``."""
+    """A fresh engine. `threads`/`memory_limit` bound DuckDB (`memory_limit` defaults to default_memory_limit());
+    `spark_session` is used as given for ``spark``."""
     if backend == "duckdb":
         from splink import DuckDBAPI
 
@@ -97,11 +113,11 @@ def create_engine(backend: Backend = "duckdb", *, threads: int | None = None, me
         raise ValueError(f"unknown linkage backend {backend!r}: use 'duckdb' or 'spark'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
+    memory_limit = memory_limit or default_memory_limit()
+    con.execute("SET memory_limit = ?", [memory_limit])
     # Past memory_limit DuckDB spills an in-memory database to `.tmp` in the working directory: into the project, or
     # wherever the run was started. The system's temp folder instead (TMPDIR moves it).
     spill = Path(tempfile.gettempdir()) / "msp-recon-linkage-spill"
     con.execute(f"SET temp_directory = '{spill.as_posix()}'")
     con.execute("SET preserve_insertion_order = false")
-    return LinkageEngine(backend=backend, db_api=db_api, con=con)
+    return LinkageEngine(backend=backend, db_api=db_api, con=con, memory_limit=memory_limit)

@@ -36,6 +36,7 @@ from pipelines.warehouse import SQL_DIR, Warehouse, table_exists
 log = logging.getLogger(__name__)
 
 STAGING_TABLES = ENTITY_TABLES
+WRITE_BATCH_ROWS = 100_000  # rows of an output table in Python at once while it is written to the warehouse
 # "priors": score with the domain priors of settings.py, neither loading nor training (tiny tenants, tests)
 TrainMode = Literal["if_missing", "always", "never", "priors"]
 
@@ -64,7 +65,7 @@ class LinkageOptions:
 class LinkageResult:
     """What a run produced: tables by schema-qualified name, metadata, chart paths, stage timings."""
 
-    tables: dict[str, pa.Table]
+    tables: dict[str, pa.Table]  # empty when link_staging wrote them to a warehouse (run_linkage)
     metrics: dict
     charts: dict[str, str]
     models: dict[str, dict]
@@ -87,10 +88,10 @@ def _load_staging(engine: LinkageEngine, staging: Mapping[str, object]) -> None:
         if frame is None:
             con.execute(f"CREATE OR REPLACE TEMP TABLE stg_{table} AS SELECT * FROM {table}_shape")
             continue
-        arrow = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
-        con.register("_incoming", arrow)
+        # Arrow (a table, a dataset of Parquet files, a stream) is scanned where it is, not copied into Python
+        con.register("_incoming", frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame)
         cols = [r[0] for r in con.execute(f"DESCRIBE {table}_shape").fetchall()]
-        present = set(arrow.column_names)
+        present = {r[0] for r in con.execute("DESCRIBE _incoming").fetchall()}
         # BY NAME onto the shape: columns a hand-built or older frame lacks are NULL, types follow the shape
         con.execute(f"CREATE OR REPLACE TEMP TABLE stg_{table} AS SELECT * FROM {table}_shape "
                     f"UNION ALL BY NAME SELECT {', '.join(c for c in cols if c in present)} FROM _incoming")
@@ -118,6 +119,10 @@ def _load_history(engine: LinkageEngine, history: Mapping[str, object] | None, r
             con.register("_hist", arrow)
             con.execute(f"INSERT INTO prev_{name} BY NAME SELECT * FROM _hist")
             con.unregister("_hist")
+
+
+def _temp_tables(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
 
 
 def _tf_columns(settings) -> list[str]:
@@ -188,7 +193,10 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
     if e == "organization" and not options.max_orgs_per_anchor:
         n_sources = con.execute("SELECT count(DISTINCT source) FROM stg_organizations").fetchall()[0][0]
         params["max_orgs_per_anchor"] = max(2, 2 * n_sources)
+    before = _temp_tables(con)
     con.execute(_sql(spec.input_sql, **params))
+    for table in _temp_tables(con) - before - {spec.input_table}:
+        con.execute(f"DROP TABLE {table}")  # the input SQL's own steps (organizations: the anchors), consumed
     sources = [r[0] for r in con.execute(
         f"SELECT source FROM {spec.input_table} GROUP BY 1 ORDER BY 1").fetchall()]
     n_records = con.execute(f"SELECT count(*) FROM {spec.input_table}").fetchall()[0][0]
@@ -226,9 +234,13 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
     predictions = linker.inference.predict(threshold_match_probability=options.pair_floor)
     certain = " OR ".join([f'coalesce("{c}_l" = "{c}_r", FALSE)' for c in spec.certain_columns]
                           + [f'coalesce(list_has_any("{c}_l", "{c}_r"), FALSE)' for c in spec.certain_lists]) or "FALSE"
-    names = {c.unquote().name for c in predictions.columns}
-    dropped = [c for c in ("source_dataset_l", "source_dataset_r") if c in names]  # absent when deduping one source
-    engine.fetch(predictions, f"pairs_{e}", columns=(f"* EXCLUDE ({', '.join(dropped)})" if dropped else "*")
+    # what the pair table keeps: every comparison's values, agreement level (gamma_*) and match weight (mw_*), not
+    # Splink's Bayes factors and term frequencies (bf_*, tf_*: the weights say it), the source dataset names (absent
+    # when deduping one source) or the organizations' shared pair keys (long lists, read only by the certain rule)
+    kept = [n for n in (c.unquote().name for c in predictions.columns)
+            if n not in ("source_dataset_l", "source_dataset_r")
+            and not n.startswith(("bf_", "tf_", "shared_pair_keys"))]
+    engine.fetch(predictions, f"pairs_{e}", columns=", ".join(f'"{n}"' for n in kept)
                  + f", ({certain}) AS is_certain")
     timings[f"{e}.predict"] = time.perf_counter() - t0
 
@@ -255,17 +267,26 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
         t0 = time.perf_counter()
         info["charts"] = charts_mod.save_charts(engine, linker, spec, predictions, clustered, charts_dir)
         timings[f"{e}.charts"] = time.perf_counter() - t0
+    # Splink's scratch tables (blocked pairs, comparison vectors, predictions, clusters with their input) and this
+    # entity's inputs are all consumed by now: dropped, they no longer hold memory (or spill) for the rest of the run
+    linker.table_management.delete_tables_created_by_splink_from_db()
+    for table in [*(f"in_{e}_{s}" for s in sources), f"clusters_{e}_raw", spec.input_table,
+                  *sorted(t for t in _temp_tables(con) if t.startswith(f"tf_{e}_"))]:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     return info
 
 
 def link_staging(staging: Mapping[str, object], store: ModelStore, *, history: Mapping[str, object] | None = None,
                  run_at: datetime | None = None, options: LinkageOptions | None = None,
-                 charts_dir: Path | None = None, entity_types: tuple[str, ...] = ENTITY_TYPES) -> LinkageResult:
+                 charts_dir: Path | None = None, entity_types: tuple[str, ...] = ENTITY_TYPES,
+                 write_to: Warehouse | None = None) -> LinkageResult:
     """Link staged records of every source and build the marts.
 
     `staging` maps "organizations"/"configurations"/"contacts" to polars or Arrow frames in the staging shape
     (sql/staging/README.md); a missing or empty one is an empty table. `history` holds the previous run's
-    "record_history"/"link_history". Returns tables named like their warehouse tables ("marts.duplicates", ...).
+    "record_history"/"link_history". Returns tables named like their warehouse tables ("marts.duplicates", ...);
+    with `write_to`, the tables are instead written to that warehouse in one transaction as they are read (a
+    tenant's pair tables are far larger than anything else the run holds) and `result.tables` is empty.
     """
     options = options or LinkageOptions()
     run_at = run_at or datetime.now(UTC)
@@ -289,9 +310,16 @@ def link_staging(staging: Mapping[str, object], store: ModelStore, *, history: M
             if e == "organization":
                 con.execute("CREATE OR REPLACE TEMP TABLE org_clusters AS SELECT * FROM clusters_organization")
         t0 = time.perf_counter()
-        tables = _build_marts(engine, entity_types, options)
+        queries = _build_marts(engine, entity_types, options)
         timings["marts"] = time.perf_counter() - t0
-        metrics = _metrics(engine, tables)
+        t0 = time.perf_counter()
+        if write_to is None:
+            tables = {name: con.sql(query).to_arrow_table() for name, query in queries.items()}
+            row_counts = {name: t.num_rows for name, t in tables.items()}
+        else:
+            tables, row_counts = {}, _write_marts(engine, queries, write_to)
+        timings["write"] = time.perf_counter() - t0
+        metrics = _metrics(engine, row_counts)
         charts = {f"{e}_{k}": v for e, i in infos.items() for k, v in i.get("charts", {}).items()}
         models = {e: i.get("model", {}) for e, i in infos.items()}
         return LinkageResult(tables=tables, metrics=metrics, charts=charts, models=models, timings=timings)
@@ -299,7 +327,8 @@ def link_staging(staging: Mapping[str, object], store: ModelStore, *, history: M
         engine.close()
 
 
-def _build_marts(engine: LinkageEngine, entity_types: tuple[str, ...], options: LinkageOptions) -> dict[str, pa.Table]:
+def _build_marts(engine: LinkageEngine, entity_types: tuple[str, ...], options: LinkageOptions) -> dict[str, str]:
+    """Build the marts in the engine's connection; returns the query that reads each output table."""
     con = engine.con
     con.execute(_sql("linkage/records.sql"))
     con.execute("CREATE OR REPLACE TEMP TABLE linkage_edges AS " + " UNION ALL ".join(
@@ -318,26 +347,45 @@ def _build_marts(engine: LinkageEngine, entity_types: tuple[str, ...], options: 
     con.execute(_sql("orphans.sql", fresh_hours=options.fresh_hours))
     con.execute(_sql("organization_names.sql"))  # organization_name on duplicates and orphans
     con.execute(_sql("history.sql"))
-    tables = {
-        "marts.entity_clusters": con.sql("SELECT entity_type, cluster_id, source, source_id, cluster_size "
-                                         "FROM entity_clusters ORDER BY entity_type, cluster_id, source, source_id"),
-        "marts.duplicates": con.sql("SELECT * FROM duplicates ORDER BY entity_type, cluster_id, source, role DESC, "
-                                    "source_id"),
-        "marts.orphans": con.sql("SELECT * FROM orphans ORDER BY entity_type, reason, source_id"),
-        "linkage.record_history": con.sql("SELECT * FROM record_history"),
-        "linkage.link_history": con.sql("SELECT * FROM link_history"),
+    queries = {
+        "marts.entity_clusters": "SELECT entity_type, cluster_id, source, source_id, cluster_size "
+                                 "FROM entity_clusters ORDER BY entity_type, cluster_id, source, source_id",
+        "marts.duplicates": "SELECT * FROM duplicates ORDER BY entity_type, cluster_id, source, role DESC, source_id",
+        "marts.orphans": "SELECT * FROM orphans ORDER BY entity_type, reason, source_id",
+        "linkage.record_history": "SELECT * FROM record_history",
+        "linkage.link_history": "SELECT * FROM link_history",
     }
     for e in entity_types:
-        # why two records are one thing: every comparison's agreement level (gamma_*) and match weight (mw_*)
-        cols = [r[0] for r in con.execute(f"DESCRIBE pairs_{e}").fetchall()]
-        keep = [c for c in cols if not (c.startswith("bf_") or c.startswith("tf_") or c.startswith("shared_pair_keys"))]
-        tables[f"marts.match_pairs_{STAGING_TABLES[e]}"] = con.sql(
-            f"SELECT '{e}' AS entity_type, {', '.join(chr(34) + c + chr(34) for c in keep)} FROM pairs_{e} "
-            "ORDER BY match_weight DESC")
-    return {name: rel.to_arrow_table() for name, rel in tables.items()}
+        # why two records are one thing: every comparison's agreement level (gamma_*) and match weight (mw_*); the
+        # pair table was fetched with only those columns (_link_entity)
+        queries[f"marts.match_pairs_{STAGING_TABLES[e]}"] = (f"SELECT '{e}' AS entity_type, * FROM pairs_{e} "
+                                                             "ORDER BY match_weight DESC")
+    return queries
 
 
-def _metrics(engine: LinkageEngine, tables: dict[str, pa.Table]) -> dict:
+def _write_marts(engine: LinkageEngine, queries: dict[str, str], warehouse: Warehouse) -> dict[str, int]:
+    """Swap every output table in one transaction (a failed run leaves the previous marts whole), each streamed from
+    the engine's connection in record batches: no table is ever whole in Python. Returns the row counts."""
+    counts: dict[str, int] = {}
+    with warehouse.connect() as out:
+        # the warehouse's DuckDB within the same bound as the engine's: what it writes goes to its file, not memory
+        out.execute("SET memory_limit = ?", [engine.memory_limit])
+        out.execute("BEGIN TRANSACTION")
+        try:
+            for qualified, query in queries.items():
+                schema, name = qualified.split(".")
+                out.register("_out", engine.con.sql(query).fetch_record_batch(WRITE_BATCH_ROWS))
+                out.execute(f'CREATE OR REPLACE TABLE {schema}."{name}" AS SELECT * FROM _out')
+                out.unregister("_out")
+                counts[qualified] = out.execute(f'SELECT count(*) FROM {schema}."{name}"').fetchall()[0][0]
+            out.execute("COMMIT")
+        except BaseException:
+            out.execute("ROLLBACK")
+            raise
+    return counts
+
+
+def _metrics(engine: LinkageEngine, row_counts: dict[str, int]) -> dict:
     con = engine.con
     by_cause = con.execute("SELECT entity_type, cause, count(*) FILTER (WHERE role = 'duplicate') "
                            "FROM duplicates GROUP BY ALL ORDER BY ALL").fetchall()
@@ -345,7 +393,7 @@ def _metrics(engine: LinkageEngine, tables: dict[str, pa.Table]) -> dict:
     clusters = con.execute("SELECT entity_type, count(*), count(DISTINCT cluster_id) FROM entity_clusters "
                            "GROUP BY ALL ORDER BY ALL").fetchall()
     return {
-        "row_counts": {name: t.num_rows for name, t in tables.items()},
+        "row_counts": row_counts,
         "records_and_clusters": {e: {"records": n, "clusters": c} for e, n, c in clusters},
         "duplicates_by_cause": {f"{e}.{c}": n for e, c, n in by_cause},
         "orphans_by_reason": {f"{e}.{r}": n for e, r, n in by_reason},
@@ -399,8 +447,7 @@ def run_linkage(warehouse: Warehouse, *, options: LinkageOptions | None = None,
     staging, history = read_staging(warehouse)
     store = ModelStore(model_dir or default_model_dir(warehouse))
     result = link_staging(staging, store, history=history, options=options,
-                          charts_dir=charts_dir or default_charts_dir(warehouse))
-    write_results(warehouse, result)
+                          charts_dir=charts_dir or default_charts_dir(warehouse), write_to=warehouse)
     return result
 
 

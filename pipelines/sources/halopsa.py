@@ -9,7 +9,11 @@ confirmed): an OAuth2 client-credentials token from `POST {HALOPSA_URL}/auth/tok
 
 IT Glue has no HaloPSA integration type: Halo's own integration pushes records to IT Glue and keeps the link on Halo's
 side, as `itglue_id` on clients, sites, assets and users. Those links are the certain ones: staging marks the IT Glue
-record a live Halo record points at as the synced copy (sql/staging/halopsa/links.sql).
+record a live Halo record points at as the synced copy (sql/staging/halopsa/links.sql). Halo's RMM integrations keep
+their links on Halo's side too: `datto_id` (the Datto site uid on a client or site, the device uid on an asset),
+`ninjarmmid` on a client (the NinjaOne organization), `ninjarmm_id`/`ncentral_details_id`/`automate_id` on an asset;
+staging turns them into certain links between the Halo client and the RMM's site (`rmm_org_keys`) and between the
+asset and the device (`rmm_device_id`).
 
 Raw tables: `halopsa_clients`, `halopsa_sites`, `halopsa_assets`, `halopsa_users`, and `halopsa_itglue_links`: every
 link Halo has shown so far, kept across runs (`first_seen`, `last_seen`), so that an IT Glue copy whose Halo record
@@ -71,7 +75,8 @@ def _flatten_client(r: Record) -> Record:
         "id": str(r["id"]), "name": r.get("name"), "inactive": r.get("inactive"), "ref": text(r.get("ref")),
         "toplevel_name": r.get("toplevel_name"), "website": text(r.get("website")),
         "phonenumber": text(r.get("phonenumber")), "datecreated": parse_timestamp(r.get("datecreated")),
-        "itglue_id": _id(r.get("itglue_id")),
+        "itglue_id": _id(r.get("itglue_id")), "datto_id": _id(r.get("datto_id")),
+        "ninjarmmid": _id(r.get("ninjarmmid")),
     }
 
 
@@ -80,7 +85,7 @@ def _flatten_site(r: Record) -> Record:
         "id": str(r["id"]), "name": r.get("name"), "client_id": _id(r.get("client_id")),
         "inactive": r.get("inactive"), "phonenumber": text(r.get("phonenumber")),
         "emaildomain": text(r.get("emaildomain")), "itglue_id": _id(r.get("itglue_id")),
-        "slastupdate": parse_timestamp(r.get("slastupdate")),
+        "datto_id": _id(r.get("datto_id")), "slastupdate": parse_timestamp(r.get("slastupdate")),
     }
 
 
@@ -111,11 +116,11 @@ def _flatten_user(r: Record) -> Record:
 S, B = pl.String, pl.Boolean
 CLIENTS = Resource(SOURCE_NAME, "clients", {
     "id": S, "name": S, "inactive": B, "ref": S, "toplevel_name": S, "website": S, "phonenumber": S,
-    "datecreated": UTC_DATETIME, "itglue_id": S,
+    "datecreated": UTC_DATETIME, "itglue_id": S, "datto_id": S, "ninjarmmid": S,
 }, _flatten_client)
 SITES = Resource(SOURCE_NAME, "sites", {
     "id": S, "name": S, "client_id": S, "inactive": B, "phonenumber": S, "emaildomain": S, "itglue_id": S,
-    "slastupdate": UTC_DATETIME,
+    "datto_id": S, "slastupdate": UTC_DATETIME,
 }, _flatten_site)
 ASSETS = Resource(SOURCE_NAME, "assets", {
     "id": S, "inventory_number": S, "key_field": S, "key_field2": S, "client_id": S, "site_id": S,

@@ -6,9 +6,12 @@
 
 CREATE OR REPLACE TEMP TABLE record_organizations AS
 WITH owner AS (
+    -- the records named: duplicates and orphans, not the whole tenant
     SELECT entity_type, source, source_id,
            CASE WHEN entity_type = 'organization' THEN unique_id ELSE organization_uid END AS org_uid
     FROM linkage_records
+    SEMI JOIN (SELECT entity_type, source, source_id FROM duplicates
+               UNION SELECT entity_type, source, source_id FROM orphans) USING (entity_type, source, source_id)
 ), org_names AS (
     SELECT source || ':' || source_id AS org_uid, source, source_id, name FROM stg_organizations
 ), itglue_org AS (

@@ -2,8 +2,8 @@
 -- onto these empty tables, so types and column order are fixed here, and a SELECT that adds a column is caught.
 CREATE OR REPLACE TEMP TABLE organizations_shape (
     source VARCHAR, source_id VARCHAR, name VARCHAR, name_norm VARCHAR, domain VARCHAR, phone_digits VARCHAR,
-    city VARCHAR, psa_integration VARCHAR, is_active BOOLEAN, psa_company_id VARCHAR, resource_url VARCHAR,
-    created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, extracted_at TIMESTAMPTZ
+    city VARCHAR, psa_integration VARCHAR, is_active BOOLEAN, psa_company_id VARCHAR, rmm_org_keys VARCHAR[],
+    resource_url VARCHAR, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, extracted_at TIMESTAMPTZ
 );
 CREATE OR REPLACE TEMP TABLE configurations_shape (
     source VARCHAR, source_id VARCHAR, organization_source_id VARCHAR, name VARCHAR, name_norm VARCHAR,

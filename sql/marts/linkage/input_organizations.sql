@@ -169,10 +169,12 @@ SELECT o.source || ':' || o.source_id AS unique_id,
        coalesce(o.domain, md.domain) AS domain,
        o.phone_digits,
        nullif(lower(trim(o.city)), '') AS city,
-       -- certain links: a PSA company is its own key; an RMM site names the PSA company it is linked to
+       -- certain links: a PSA company is its own key; an RMM site names the PSA company it is linked to, or a PSA
+       -- company names the RMM site (HaloPSA's datto_id)
        CASE WHEN r.role = 'psa' THEN o.source || ':' || o.source_id
             WHEN o.psa_company_id IS NOT NULL AND r.psa_link_target IS NOT NULL
-                THEN r.psa_link_target || ':' || o.psa_company_id END AS psa_company_key,
+                THEN r.psa_link_target || ':' || o.psa_company_id
+            ELSE named.psa_key END AS psa_company_key,
        -- NULL (no evidence) for an organization without identifiable children; an empty map is "shares nothing"
        CASE WHEN n.org_uid IS NULL THEN NULL::MAP(VARCHAR, INTEGER)
             ELSE coalesce(s.shared_children, MAP {}::MAP(VARCHAR, INTEGER)) END AS shared_children,
@@ -182,6 +184,11 @@ SELECT o.source || ':' || o.source_id AS unique_id,
        coalesce(oc.keys, []::VARCHAR[]) AS one_client_keys
 FROM stg_organizations o
 LEFT JOIN source_roles r USING (source)
+LEFT JOIN (SELECT rmm_key, min(psa_key) AS psa_key FROM (
+               SELECT unnest(p.rmm_org_keys) AS rmm_key, p.source || ':' || p.source_id AS psa_key
+               FROM stg_organizations p JOIN source_roles pr USING (source)
+               WHERE pr.role = 'psa' AND p.rmm_org_keys IS NOT NULL)
+           GROUP BY rmm_key) named ON named.rmm_key = o.source || ':' || o.source_id
 LEFT JOIN (
     SELECT source, source_id, branch_full,
            CASE WHEN branch_full <> '' AND ends_with(name_norm, ' ' || branch_full)
