@@ -89,11 +89,15 @@ def reference_once(n_configurations: int, threads: int, memory_limit: str | None
             "peak_before_link_mb": peak_before, "row_counts": result["records_and_clusters"]}
 
 
-def run(n_configurations: int, threads: int, memory_limit: str, parquet: bool, runs: list[str]) -> None:
+def run(n_configurations: int, threads: int, memory_limit: str, parquet: bool, runs: list[str],
+        model_dir: Path | None = None, parquet_dir: Path | None = None) -> None:
     labels = {"always": "train + link", "if_missing": "saved models", "reference": "plain Splink reference"}
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = str(model_dir or tmp)  # saved models from an earlier run (--runs if_missing), else trained here
         tenant_args = []
-        if parquet:
+        if parquet_dir:
+            tenant_args = ["--parquet-dir", str(parquet_dir)]
+        elif parquet:
             (Path(tmp) / "tenant").mkdir()
             subprocess.run([sys.executable, __file__, "--write-parquet", str(n_configurations), "--model-dir",
                             str(Path(tmp) / "tenant")], check=True)
@@ -149,7 +153,7 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, DuckDB threads {args.threads}, "
           f"memory limit {memory_limit or default_memory_limit() + ' (default)'}")
     for n in args.configurations:
-        run(n, args.threads, args.memory_limit, args.parquet, args.runs)
+        run(n, args.threads, args.memory_limit, args.parquet, args.runs, args.model_dir, args.parquet_dir)
 
 
 if __name__ == "__main__":

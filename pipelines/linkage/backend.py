@@ -9,6 +9,7 @@ backend, so moving a tenant too large for one machine to Spark is a change here,
 """
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ class LinkageEngine:
     db_api: Any
     con: duckdb.DuckDBPyConnection
     memory_limit: str = ""  # DuckDB's, as set on `con`
+    spill_dir: Path | None = None  # where DuckDB spills past memory_limit; removed on close
     _registered: int = field(default=0)
 
     def register(self, local_table: str, display_name: str) -> SplinkDataFrame:
@@ -56,6 +58,8 @@ class LinkageEngine:
 
     def close(self) -> None:
         self.con.close()
+        if self.spill_dir is not None:
+            shutil.rmtree(self.spill_dir, ignore_errors=True)
 
 
 def local_spark_session(master: str | None = None) -> Any:
@@ -116,8 +120,9 @@ def create_engine(backend: Backend = "duckdb", *, threads: int | None = None, me
     memory_limit = memory_limit or default_memory_limit()
     con.execute("SET memory_limit = ?", [memory_limit])
     # Past memory_limit DuckDB spills an in-memory database to `.tmp` in the working directory: into the project, or
-    # wherever the run was started. The system's temp folder instead (TMPDIR moves it).
-    spill = Path(tempfile.gettempdir()) / "msp-recon-linkage-spill"
+    # wherever the run was started. A folder of this run's own in the system's temp folder instead (TMPDIR moves it):
+    # two runs at once do not share spill files, and a run's are gone when it ends
+    spill = Path(tempfile.mkdtemp(prefix="msp-recon-linkage-spill-"))
     con.execute(f"SET temp_directory = '{spill.as_posix()}'")
     con.execute("SET preserve_insertion_order = false")
-    return LinkageEngine(backend=backend, db_api=db_api, con=con, memory_limit=memory_limit)
+    return LinkageEngine(backend=backend, db_api=db_api, con=con, memory_limit=memory_limit, spill_dir=spill)
