@@ -18,7 +18,7 @@ import pyarrow as pa
 from splink import Linker
 
 from pipelines.linkage import charts as charts_mod
-from pipelines.linkage import kept_apart
+from pipelines.linkage import incremental, kept_apart
 from pipelines.linkage.backend import Backend, LinkageEngine, create_engine
 from pipelines.linkage.dialect import settings_in
 from pipelines.linkage.models import (
@@ -58,6 +58,7 @@ class LinkageOptions:
     pair_floor: float = 0.01                 # pairs below this probability are not kept in the pair tables
     fresh_hours: int = 12                    # a source extracted this long before IT Glue is still this run's
     thresholds: dict[str, float] = field(default_factory=dict)  # per entity type, else the spec's
+    full_relink: bool = False                # score every record, not only those new or changed since the last run
 
 
 @dataclass
@@ -188,7 +189,8 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
     if e == "organization" and not options.max_orgs_per_anchor:
         n_sources = con.execute("SELECT count(DISTINCT source) FROM stg_organizations").fetchall()[0][0]
         params["max_orgs_per_anchor"] = max(2, 2 * n_sources)
-    con.execute(_sql(spec.input_sql, **params))
+    input_sql = _sql(spec.input_sql, **params)
+    con.execute(input_sql)
     sources = [r[0] for r in con.execute(
         f"SELECT source FROM {spec.input_table} GROUP BY 1 ORDER BY 1").fetchall()]
     n_records = con.execute(f"SELECT count(*) FROM {spec.input_table}").fetchall()[0][0]
@@ -222,14 +224,28 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
 
     t0 = time.perf_counter()
     linker = Linker(sdfs, settings_in(settings, engine.backend), log_level=logging.ERROR)
-    _register_tf_tables(engine, linker, spec, linker._settings_obj.as_dict())
-    predictions = linker.inference.predict(threshold_match_probability=options.pair_floor)
+    settings_doc = linker._settings_obj.as_dict()
+    _register_tf_tables(engine, linker, spec, settings_doc)
     certain = " OR ".join([f'coalesce("{c}_l" = "{c}_r", FALSE)' for c in spec.certain_columns]
                           + [f'coalesce(list_has_any("{c}_l", "{c}_r"), FALSE)' for c in spec.certain_lists]) or "FALSE"
-    names = {c.unquote().name for c in predictions.columns}
-    dropped = [c for c in ("source_dataset_l", "source_dataset_r") if c in names]  # absent when deduping one source
-    engine.fetch(predictions, f"pairs_{e}", columns=(f"* EXCLUDE ({', '.join(dropped)})" if dropped else "*")
-                 + f", ({certain}) AS is_certain")
+
+    def fetch_pairs(scored, table: str) -> None:
+        names = {c.unquote().name for c in scored.columns}
+        dropped = [c for c in ("source_dataset_l", "source_dataset_r") if c in names]  # absent deduping one source
+        engine.fetch(scored, table, columns=(f"* EXCLUDE ({', '.join(dropped)})" if dropped else "*")
+                     + f", ({certain}) AS is_certain")
+
+    # only the records new or changed since the last run are scored, unless the model or the code changed
+    plan = incremental.plan(engine, spec, linker, _tf_columns(settings_doc), input_sql=input_sql,
+                            pair_floor=options.pair_floor, certain_sql=certain, n_records=n_records,
+                            full_relink=options.full_relink, trained=info["model"].get("source") == "trained")
+    info.update(plan=plan, scored_records=plan.scored_records, relink=plan.reason)
+    predictions = None
+    if plan.full:
+        predictions = linker.inference.predict(threshold_match_probability=options.pair_floor)
+        fetch_pairs(predictions, f"pairs_{e}")
+    else:
+        incremental.score_changed(engine, spec, linker, sources, fetch_pairs, options.pair_floor)
     timings[f"{e}.predict"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -253,7 +269,11 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
 
     if charts_dir is not None and options.charts and engine.backend == "duckdb":
         t0 = time.perf_counter()
-        info["charts"] = charts_mod.save_charts(engine, linker, spec, predictions, clustered, charts_dir)
+        if predictions is not None:
+            info["charts"] = charts_mod.save_charts(engine, linker, spec, predictions, clustered, charts_dir)
+        else:
+            # an incremental run has the model of the run that drew them: those charts still describe it
+            info["charts"] = charts_mod.existing_charts(spec, charts_dir)
         timings[f"{e}.charts"] = time.perf_counter() - t0
     return info
 
@@ -276,6 +296,7 @@ def link_staging(staging: Mapping[str, object], store: ModelStore, *, history: M
         t0 = time.perf_counter()
         _load_staging(engine, staging)
         _load_history(engine, history, run_at)
+        incremental.load_previous(engine, history)
         timings["load"] = time.perf_counter() - t0
         infos: dict[str, dict] = {}
         for e in ENTITY_TYPES:
@@ -290,8 +311,13 @@ def link_staging(staging: Mapping[str, object], store: ModelStore, *, history: M
                 con.execute("CREATE OR REPLACE TEMP TABLE org_clusters AS SELECT * FROM clusters_organization")
         t0 = time.perf_counter()
         tables = _build_marts(engine, entity_types, options)
+        plans = {e: i["plan"] for e, i in infos.items() if "plan" in i}
+        tables[f"linkage.{incremental.FINGERPRINTS}"] = incremental.fingerprint_table(con, plans).to_arrow_table()
         timings["marts"] = time.perf_counter() - t0
         metrics = _metrics(engine, tables)
+        # how much of the run was scored: 0 records on a tenant unchanged since the last run
+        metrics["scored_records"] = {e: i.get("scored_records", i["records"]) for e, i in infos.items()}
+        metrics["relink"] = {e: i.get("relink", "nothing to compare") for e, i in infos.items()}
         charts = {f"{e}_{k}": v for e, i in infos.items() for k, v in i.get("charts", {}).items()}
         models = {e: i.get("model", {}) for e, i in infos.items()}
         return LinkageResult(tables=tables, metrics=metrics, charts=charts, models=models, timings=timings)
@@ -373,6 +399,7 @@ def read_staging(warehouse: Warehouse) -> tuple[dict[str, pa.Table], dict[str, p
                 history[name] = con.sql(f"SELECT * FROM linkage.{name}").to_arrow_table()
         if (dismissed := kept_apart.read(con)) is not None:
             history["kept_apart"] = dismissed  # pairs a person dismissed
+        history.update(incremental.previous_tables(con, table_exists))  # what the last run scored
     return staging, history
 
 
