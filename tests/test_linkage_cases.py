@@ -247,3 +247,28 @@ def test_model_file_that_does_not_fit(tmp_path):
     assert json.loads(path.read_text())["input_columns"][0] == "org_cluster"
     assert link_staging(staging, store, options=LinkageOptions(charts=False)).models["configuration"]["source"] \
         == "loaded"
+
+
+def test_two_people_answering_one_mailbox_with_surnames_alike_stay_two(tmp_path):
+    # Emma Willis and Emma Williams at one client both read emma@: one address, two people (their phones differ).
+    # Surnames that alike are no typo of each other (a slip of the keyboard changes the length by one letter at
+    # most), so the address is a mailbox, not the proof of one person; the PSA holds two people, not one twice.
+    people = []
+    for source, org in (("autotask", "1"), ("itglue", "11")):
+        for k, (last, phone) in enumerate((("willis", "5185558413"), ("williams", "5185557539"))):
+            people.append({"source": source, "source_id": f"{org}-{k}", "organization_source_id": org,
+                           "first_name_norm": "emma", "last_name_norm": last, "email_norm": "emma@contoso.com",
+                           "phone_digits": phone, "psa_integration": "enabled" if source == "itglue" else None,
+                           "created_at": T0})
+    # a hand-made copy of Emma Willis with a typo in her surname is still her
+    people.append({"source": "itglue", "source_id": "11-typo", "organization_source_id": "11",
+                   "first_name_norm": "emma", "last_name_norm": "wilis", "email_norm": "emma@contoso.com",
+                   "phone_digits": "5185558413", "psa_integration": None, "created_at": EARLY})
+    tables, _ = link({"organizations": two_clients(), "contacts": pl.DataFrame(people)}, tmp_path)
+    clusters = tables["marts.entity_clusters"]
+    assert not same_cluster(clusters, "contact", ("autotask", "1-0"), ("autotask", "1-1"))
+    assert same_cluster(clusters, "contact", ("autotask", "1-0"), ("itglue", "11-0"))
+    assert same_cluster(clusters, "contact", ("autotask", "1-1"), ("itglue", "11-1"))
+    assert same_cluster(clusters, "contact", ("autotask", "1-0"), ("itglue", "11-typo"))
+    dups = tables["marts.duplicates"]
+    assert dups.filter(pl.col("source") == "autotask").height == 0

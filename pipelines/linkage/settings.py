@@ -169,12 +169,15 @@ def configuration_comparisons() -> list[ComparisonCreator]:
 
 
 def contact_comparisons() -> list[ComparisonCreator]:
-    def name(col: str, m_exact: float) -> ComparisonCreator:
+    def name(col: str, m_exact: float, typo_only: bool = False) -> ComparisonCreator:
         jw = f"jaro_winkler_similarity({col}_l, {col}_r)"
+        # a surname is mistyped, not varied: one slip of the keyboard changes its length by one letter at most
+        # ("wilis" for "willis"), while "willis" and "williams", as alike, are two families
+        typo = f" AND abs(length({col}_l) - length({col}_r)) <= 1" if typo_only else ""
         return _comparison(col, [
             _null([col]),
             _level(f"{col}_l = {col}_r", "exact", m_exact, 0.005, tf=col),
-            _level(f"{jw} >= 0.9", "jaro-winkler >= 0.9", 0.08, 0.01),
+            _level(f"{jw} >= 0.9{typo}", "jaro-winkler >= 0.9" + (", a typo" if typo_only else ""), 0.08, 0.01),
             _level(f"starts_with({col}_l, {col}_r) OR starts_with({col}_r, {col}_l)",
                    "one a prefix of the other (Rob/Robert)", 0.05, 0.005),
             cll.ElseLevel().configure(m_probability=1 - m_exact - 0.13, u_probability=0.98),
@@ -183,10 +186,13 @@ def contact_comparisons() -> list[ComparisonCreator]:
     return [
         _exact("org_cluster", 0.97, 0.01, else_m=0.03),
         name("first_name_norm", 0.8),
-        name("last_name_norm", 0.85),
+        name("last_name_norm", 0.85, typo_only=True),
         _comparison("email_norm", [
             _null(["email_norm"]),
-            _level("email_norm_l = email_norm_r AND jaro_winkler_similarity(last_name_norm_l, last_name_norm_r) >= 0.9",
+            # the same surname, or one slip of the keyboard from it: a typo changes the length by one letter at
+            # most ("wilis" for "willis"); "willis" and "williams" are two people answering emma@
+            _level("email_norm_l = email_norm_r AND jaro_winkler_similarity(last_name_norm_l, last_name_norm_r) >= 0.9"
+                   " AND abs(length(last_name_norm_l) - length(last_name_norm_r)) <= 1",
                    "exact, same surname", 0.8, 0.00001, tf="email_norm"),
             # One address, two surnames: a mailbox several people answer (maria@ at every franchise branch) or a
             # changed name. Weak evidence on its own: inside one client it still links a renamed person, across two
@@ -194,7 +200,8 @@ def contact_comparisons() -> list[ComparisonCreator]:
             _level("email_norm_l = email_norm_r", "exact, different surname", 0.05, 0.002, fixed=True),
             cll.ElseLevel().configure(m_probability=0.15, u_probability=0.99999),
         ]),
-        _exact("phone_digits", 0.6, 0.001, tf=True),
+        # one person's number, where both systems hold one, is mostly the same: two numbers speak against one person
+        _exact("phone_digits", 0.8, 0.001, tf=True),
     ]
 
 
