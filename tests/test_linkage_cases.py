@@ -272,3 +272,56 @@ def test_two_people_answering_one_mailbox_with_surnames_alike_stay_two(tmp_path)
     assert same_cluster(clusters, "contact", ("autotask", "1-0"), ("itglue", "11-typo"))
     dups = tables["marts.duplicates"]
     assert dups.filter(pl.col("source") == "autotask").height == 0
+
+
+def test_the_organization_prior_counts_links_every_pair_of_systems_can_make(tmp_path):
+    # ConnectWise holds each client's domain, IT Glue's synced copy and the NinjaOne organization do not, and NinjaOne
+    # names no PSA company. The prior that two random organizations match must come from pairs all three systems
+    # can meet (about one record per client per system), not from the PSA's own duplicates alone: a prior 200 times
+    # too small left renamed and suffixed NinjaOne organizations and hand-made copies unlinked.
+    clients = [f"client {chr(97 + k // 26)}{chr(97 + k % 26)} {w}" for k, w in
+               enumerate(["dental", "roofing", "law", "brewing", "logistics"] * 16)]
+    rows = []
+    for k, name in enumerate(clients):
+        rows += [{"source": "connectwise", "source_id": f"{k}", "name": name, "name_norm": name,
+                  "domain": f"c{k}.example", "created_at": T0},
+                 {"source": "itglue", "source_id": f"g{k}", "name": name, "name_norm": name,
+                  "psa_integration": "enabled", "created_at": T0},
+                 {"source": "ninjaone", "source_id": f"n{k}", "name": name, "name_norm": name, "created_at": T0}]
+    # the PSA holds one client twice: the only pair name and domain together would find
+    rows.append({"source": "connectwise", "source_id": "0b", "name": clients[0], "name_norm": clients[0],
+                 "domain": "c0.example", "created_at": T0})
+    store = ModelStore(tmp_path / "models")
+    link_staging({"organizations": pl.DataFrame(rows)}, store, options=LinkageOptions(charts=False))
+    prior = json.loads(store.path("organization").read_text())["settings"]["probability_two_random_records_match"]
+    n = len(rows)
+    true_rate = (3 * len(clients) + 3) / (n * (n - 1) / 2)  # each client's three records pairwise, and the twin
+    assert true_rate / 4 < prior < true_rate * 4, (prior, true_rate)
+
+
+def test_branches_sharing_the_psa_domain_phone_and_city_stay_apart(tmp_path):
+    # Two branches of one franchise, each a company in the PSA with the brand's domain, phone and city, and each
+    # synced to IT Glue; the RMM names one site by the client's city. One brand and two branch words are two
+    # clients, however much else the two share; the city suffix of a site is no branch of its own.
+    rows = []
+    for sid, name in (("1", "Reyes & Bradley Chiropractic - Uptown"), ("2", "Reyes & Bradley Chiropractic - North")):
+        norm = name.lower().replace(" & ", " and ").replace(" - ", " ")
+        rows += [{"source": "autotask", "source_id": sid, "name": name, "name_norm": norm,
+                  "domain": "reyesandbradleychiro.net", "phone_digits": "8165550100", "city": "Kansas City",
+                  "created_at": T0},
+                 {"source": "itglue", "source_id": f"1{sid}", "name": name, "name_norm": norm,
+                  "psa_integration": "enabled", "created_at": T0}]
+    rows.append({"source": "autotask", "source_id": "3", "name": "Contoso", "name_norm": "contoso",
+                 "domain": "contoso.com", "city": "Denver", "created_at": T0})
+    rows.append({"source": "itglue", "source_id": "13", "name": "Contoso", "name_norm": "contoso",
+                 "psa_integration": "enabled", "created_at": T0})
+    rows.append({"source": "datto_rmm", "source_id": "s3", "name": "Contoso - Denver", "name_norm": "contoso denver",
+                 "psa_company_id": "3", "created_at": T0})
+    tables, _ = link({"organizations": pl.DataFrame(rows)}, tmp_path)
+    clusters = tables["marts.entity_clusters"]
+    assert not same_cluster(clusters, "organization", ("autotask", "1"), ("autotask", "2"))
+    assert not same_cluster(clusters, "organization", ("itglue", "11"), ("itglue", "12"))
+    assert same_cluster(clusters, "organization", ("autotask", "1"), ("itglue", "11"))
+    assert same_cluster(clusters, "organization", ("autotask", "2"), ("itglue", "12"))
+    assert same_cluster(clusters, "organization", ("autotask", "3"), ("datto_rmm", "s3"))
+    assert tables["marts.duplicates"].filter(pl.col("entity_type") == "organization").height == 0

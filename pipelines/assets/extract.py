@@ -10,7 +10,7 @@ import dagster as dg
 
 from pipelines import progress
 from pipelines.assets.metadata import preview
-from pipelines.extraction import WarehouseTables, swap, take_for_run
+from pipelines.extraction import WarehouseTables, checkpointed, swap, take_for_run
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import all_sources
 from pipelines.sources.base import Source
@@ -24,14 +24,16 @@ def run_extractions(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     steps = {node.name for node in context.job_def.graph.nodes}
     if context.run.step_keys_to_execute is not None:
         steps &= set(context.run.step_keys_to_execute)
-    previous = WarehouseTables(warehouse.get())
+    store = warehouse.get()
+    previous = WarehouseTables(store)
     jobs = {}
     for source in all_sources():
         config = sources.config_for(source)
         if f"extract_{source.name}" in steps and config is not None:
-            # under reporting(): the connector's progress reports go to this source's own step (pipelines/progress.py)
+            # under reporting(): the connector's progress reports go to this source's own step (pipelines/progress.py);
+            # checkpointed(): pages an earlier failed attempt fetched are not fetched again (pipelines/extraction.py)
             jobs[source.name] = lambda s=source, c=config: progress.reporting(
-                context.run_id, s.name, lambda: s.extract(c, previous))
+                context.run_id, s.name, lambda: checkpointed(store, s, c, lambda: s.extract(c, previous)))
     return jobs
 
 

@@ -87,6 +87,17 @@ def organization_comparisons() -> list[ComparisonCreator]:
         _exact("phone_digits", 0.6, 0.001),
         _exact("city", 0.8, 0.05),
         _exact("psa_company_key", 0.99, 0.0001, else_m=0.01),
+        # "Acme Dental - North" and "Acme Dental - South": one brand, two branches, two clients (domain.md), however
+        # much else they share (a franchise's branches share its domain, phone and city). Fixed: random pairs almost
+        # never share a brand, so a trained u would make it look like evidence for a match. The branch words must
+        # differ by more than a typo. A certain link (devices that are the same) still joins whatever this says.
+        _comparison("name_branch", [
+            _level("name_brand_l = name_brand_r AND name_branch_l <> name_branch_r AND "
+                   "jaro_winkler_similarity(name_branch_l, name_branch_r) < 0.9",
+                   "one brand, two branches", 0.00003, 0.99, fixed=True),
+            cll.ElseLevel().configure(m_probability=0.5, u_probability=0.5, fix_m_probability=True,
+                                      fix_u_probability=True),
+        ]),
         _certain("one_client", "list_has_any(one_client_keys_l, one_client_keys_r)",
                  "most identified devices and people the same"),
         _comparison("shared_children", [
@@ -231,7 +242,8 @@ ORGANIZATION = EntitySpec(
     entity_type="organization",
     input_sql="linkage/input_organizations.sql",
     input_table="org_input",
-    columns=("name_norm", "name_core", "name_first_token", "domain", "phone_digits", "city", "psa_company_key",
+    columns=("name_norm", "name_core", "name_first_token", "name_brand", "name_branch", "domain", "phone_digits",
+             "city", "psa_company_key",
              "shared_children", "shared_pair_keys", "n_anchored_children", "one_client_keys"),
     comparisons=organization_comparisons,
     blocking=(
@@ -249,7 +261,11 @@ ORGANIZATION = EntitySpec(
         lambda: block_on("psa_company_key"),
         lambda: block_on("name_first_token"),
     ),
-    deterministic_rules=(lambda: block_on("psa_company_key"), lambda: block_on("name_norm", "domain")),
+    # the prior counts pairs every pair of systems can meet: an exact name does (an IT Glue copy synced from the PSA
+    # carries the PSA's name; a NinjaOne organization, which names no PSA company, often the same), while a
+    # domain is only the PSA's, so name and domain together found only the PSA's own duplicates and made the
+    # prior hundreds of times too small for an RMM that names no PSA company (NinjaOne)
+    deterministic_rules=(lambda: block_on("psa_company_key"), lambda: block_on("name_norm")),
     certain_columns=("psa_company_key",),
     # organizations whose devices and people are, for the most part, the same devices and people
     certain_lists=("one_client_keys",),

@@ -114,6 +114,7 @@ class AutomateClient(TokenApiClient):
         while True:
             self._count(f"GET {path}")
             params = {"page": page, "pageSize": self.page_size, "orderBy": "Id asc"}
+            # Not resumable: offset pages without a total, so kept pages could not be checked against fresh ones.
             response = await self.token.send(lambda p=params: self.api.request("GET", path, params=p,
                                                                                auth=self.token))
             rows = self.api.decode_json(response)

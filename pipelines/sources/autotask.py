@@ -200,7 +200,7 @@ async def fetch_all(api: ApiClient, zone: Zone, entity: str, page_size: int = PA
     page_number = 0
     while url is not None:
         page_number += 1
-        response = await api.request("POST", url, json=body)
+        response = await api.request("POST", url, json=body, resumable=True, page=(entity, page_number))
         page = api.decode_json(response)
         items = page.get("items") if isinstance(page, dict) else None
         details = page.get("pageDetails") if isinstance(page, dict) else None

@@ -196,7 +196,8 @@ async def fetch_all(api: ApiClient, path: str, conditions: str | None, page_size
     while url is not None:
         page_number += 1
         response = await api.request("GET", url, params=params if page_number == 1 else None,
-                                     headers={"pagination-type": "forward-only"})
+                                     headers={"pagination-type": "forward-only"}, resumable=True,
+                                     page=(path, page_number))
         page = api.decode_json(response)
         if not isinstance(page, list) or not all(isinstance(r, dict) and isinstance(r.get("id"), int) for r in page):
             raise MalformedResponse(

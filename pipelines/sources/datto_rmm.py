@@ -38,7 +38,7 @@ from pipelines.sources.base import (
     utc_now,
 )
 from pipelines.sources.base import text as _text
-from pipelines.sources.http import RateBudget, RetryPolicy
+from pipelines.sources.http import MalformedResponse, RateBudget, RetryPolicy
 from pipelines.sources.oauth import TokenApiClient, request_token
 
 SOURCE_NAME = "datto_rmm"
@@ -156,11 +156,14 @@ class DattoClient(TokenApiClient):
             rejected_hint="check the API key and secret, and that DATTO_RMM_URL is the API host of your platform")
 
     async def get(self, url: str, endpoint: str, params: Mapping[str, Any] | None = None,
-                  ok_statuses: tuple[int, ...] = ()) -> tuple[int, Any]:
-        """(status, JSON body) of one GET; `endpoint` is the path template the request is counted under."""
+                  ok_statuses: tuple[int, ...] = (), resumable: bool = True) -> tuple[int, Any]:
+        """(status, JSON body) of one GET; `endpoint` is the path template the request is counted under. List pages
+        after the first are `resumable` (kept for the next attempt when the run fails); audits have their own
+        checkpoint."""
         self._count(f"GET {endpoint}")
         response = await self.token.send(lambda: self.api.request("GET", url, params=params, auth=self.token,
-                                                                  ok_statuses=ok_statuses))
+                                                                  ok_statuses=ok_statuses, resumable=resumable,
+                                                                  page_param="page"))
         if response.status_code in ok_statuses and response.status_code >= 400:
             return response.status_code, None
         return response.status_code, self.api.decode_json(response)
@@ -169,10 +172,13 @@ class DattoClient(TokenApiClient):
                     endpoint: str | None = None) -> list[Record]:
         """Every record of a paged list. Page 0 tells the total; the other pages are fetched concurrently from
         `nextPageUrl` with the filters put back (the API drops them), then any link past the announced total is
-        followed, so a total that grew while paging loses nothing."""
+        followed, so a total that grew while paging loses nothing. Fewer records than page 0 announced means some
+        moved past the pages read (a record removed before them while paging): a device would be missed, and
+        linkage would read it as deleted, so that is an error."""
         filters = {k: v for k, v in (filters or {}).items() if v is not None}
         endpoint = endpoint or path
-        _, first = await self.get(path, endpoint, params={**filters, "page": 0, "max": self.page_size})
+        _, first = await self.get(path, endpoint, params={**filters, "page": 0, "max": self.page_size},
+                                  resumable=False)
         items = list(first.get(key) or [])
         details = first.get("pageDetails") or {}
         next_url = details.get("nextPageUrl")
@@ -188,7 +194,12 @@ class DattoClient(TokenApiClient):
             _, body = await self.get(self._page_url(next_url, filters), endpoint)
             items.extend(body.get(key) or [])
             next_url = (body.get("pageDetails") or {}).get("nextPageUrl")
-        return _unique(items)
+        unique = _unique(items)
+        if isinstance(total, int) and len(unique) < total:
+            raise MalformedResponse(
+                f"datto_rmm: {self.api.host} {path} returned {len(unique)} distinct records but totalCount says "
+                f"{total} (records removed while paging?); the previous tables are kept, run again")
+        return unique
 
     def _page_url(self, next_url: str, filters: Mapping[str, Any], page: int | None = None) -> str:
         # The link is resolved against our own host: the bearer token goes nowhere but the configured API host.
@@ -202,7 +213,7 @@ class DattoClient(TokenApiClient):
 
     async def audit(self, uid: str, last_audit_date: Any) -> Record:
         status, body = await self.get(f"/api/v2/audit/device/{uid}", "/api/v2/audit/device/{deviceUid}",
-                                      ok_statuses=AUDIT_ABSENT)
+                                      ok_statuses=AUDIT_ABSENT, resumable=False)
         return {"deviceUid": uid, "lastAuditDate": last_audit_date, "status": status, "audit": body}
 
     async def network_interfaces(self, site_uid: str) -> list[Record]:

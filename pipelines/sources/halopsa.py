@@ -169,7 +169,8 @@ class HaloClient(TokenApiClient):
     async def page(self, path: str, key: str, params: Mapping[str, Any], page_no: int) -> tuple[int, list[Record]]:
         self._count(f"GET {path}")
         query = {**params, "pageinate": "true", "page_size": self.page_size, "page_no": page_no}
-        response = await self.token.send(lambda: self.api.request("GET", path, params=query, auth=self.token))
+        response = await self.token.send(lambda: self.api.request("GET", path, params=query, auth=self.token,
+                                                                  resumable=page_no > 1, page_param="page_no"))
         body = self.api.decode_json(response)
         records = body.get(key) if isinstance(body, dict) else None
         total = body.get("record_count") if isinstance(body, dict) else None

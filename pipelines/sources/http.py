@@ -5,10 +5,13 @@ A source module builds one `ApiClient` per API host and only adds what is its ow
 
 import asyncio
 import email.utils
+import hashlib
 import random
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -129,6 +132,35 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+class PagesShifted(SourceError):
+    """A list page kept by an earlier attempt no longer reads the same: records were added or removed before it since,
+    so the offset-paged pages after it moved, and kept and fresh pages would miss or repeat records."""
+
+
+@dataclass(frozen=True)
+class PageRef:
+    """Which page of which list a request is: `list` is the request without its page number, `number` the number."""
+
+    list: str
+    number: int
+
+
+class PageStore(Protocol):
+    """Where an extraction keeps the answers it fetched, outside the atomic swap (pipelines/extraction.py): a run
+    that fails at page k of n leaves pages 1..k for the next attempt, which fetches only the rest."""
+
+    async def page(self, key: str, ref: PageRef | None) -> httpx.Response | None:
+        """The response kept for this request, or None (fetch it)."""
+
+    async def keep(self, key: str, response: httpx.Response, ref: PageRef | None) -> None:
+        """Keep a successful response as it arrives (raises PagesShifted when a kept page now reads otherwise)."""
+
+
+# The page store of the extraction running in this task, set by the extraction layer; None outside a run (tests and
+# benchmarks calling a connector directly fetch everything).
+PAGES: ContextVar[PageStore | None] = ContextVar("msp_recon_pages", default=None)
+
+
 def host_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
@@ -205,12 +237,51 @@ class ApiClient:
         auth=None,
         ok_statuses: tuple[int, ...] = (),
         passthrough: Callable[[httpx.Response], bool] | None = None,
+        resumable: bool = False,
+        page_param: str | None = None,
+        page: tuple[str, int] | None = None,
     ) -> httpx.Response:
         """Send one request within the budget, retrying transient failures. Raises SourceError subclasses.
 
         `ok_statuses` are returned instead of raising; `passthrough(response)` marks error responses the caller
         handles itself, before any retry (IT Glue's "took too long" answer wants a smaller page, not a retry).
+        `resumable` marks a read whose answer may be kept for the next attempt when the run fails (a list page, a
+        per-device detail): within a run's page store (`PAGES`), a request already answered is not sent again, and
+        a successful answer is stored. Not for what must be read live (budgets, tokens, zone lookups).
+        `page_param` names the query parameter that numbers the pages of an offset-paged list (`page[number]`), and
+        `page` = (list, number) says which page of a keyset-paged list this is (ConnectWise's `pageId`, NinjaOne's
+        `after`): a list's kept pages are checked against fresh ones where they meet, its last kept page included
+        (see pipelines/extraction.py). The first page of an offset-paged list is never resumable: its total must be
+        today's, for the count the connector checks.
         """
+        store = PAGES.get() if resumable else None
+        key, ref = "", None
+        if store is not None:
+            key, ref = self.request_key(method, url, params=params, json=json, data=data, page_param=page_param)
+            if page is not None:
+                ref = PageRef(f"{self.base_url} {page[0]}", page[1])
+            if (kept := await store.page(key, ref)) is not None:
+                return kept
+        response = await self._request(method, url, params=params, json=json, data=data, headers=headers,
+                                       auth=auth, ok_statuses=ok_statuses, passthrough=passthrough)
+        if store is not None and 200 <= response.status_code < 300:
+            await store.keep(key, response, ref)
+        return response
+
+    def request_key(self, method: str, url: str, *, params=None, json=None, data=None,
+                    page_param: str | None = None) -> tuple[str, PageRef | None]:
+        """What identifies a request across runs: method, full URL with its query, and body (never headers, which
+        carry the credentials); and, for an offset-paged list, which page of which list it is."""
+        request = self._http.build_request(method, url, params=params, json=json, data=data)
+        digest = hashlib.sha256(request.content).hexdigest()
+        ref = None
+        if page_param is not None and page_param in request.url.params:
+            number = int(request.url.params[page_param])
+            ref = PageRef(f"{method} {request.url.copy_remove_param(page_param)} {digest}", number)
+        return f"{method} {request.url} {digest}", ref
+
+    async def _request(self, method, url, *, params, json, data, headers, auth, ok_statuses, passthrough
+                       ) -> httpx.Response:
         refreshed = False
         while True:
             try:

@@ -188,7 +188,9 @@ class Pager:
 
     async def _page(self, number: int, size: int) -> tuple[dict, list[Record]] | None:
         params = {**self.params, "page[number]": str(number), "page[size]": str(size)}
-        response = await self.api.request("GET", self.path, params=params, passthrough=_took_too_long)
+        # Pages after the first may be kept for the next attempt if the run fails (pipelines/extraction.py).
+        response = await self.api.request("GET", self.path, params=params, passthrough=_took_too_long,
+                                         resumable=number > 1, page_param="page[number]")
         if _took_too_long(response):
             return None
         body = self.api.decode_json(response)

@@ -146,15 +146,20 @@ class NcentralClient(TokenApiClient):
             raise MalformedResponse(f"ncentral: {self.api.host} answered the token request without "
                                     "tokens.access.token") from None
 
-    async def get(self, path: str, params: Mapping[str, Any] | None = None, ok_statuses: tuple[int, ...] = ()):
+    async def get(self, path: str, params: Mapping[str, Any] | None = None, ok_statuses: tuple[int, ...] = (),
+                  resumable: bool = True):
+        """List pages after the first and each device's assets (one request per device) are kept for the next
+        attempt if the run fails (pipelines/extraction.py)."""
         self._count(f"GET {path if '/assets' not in path else '/api/devices/{id}/assets'}")
         return await self.token.send(lambda: self.api.request("GET", path, params=params, auth=self.token,
-                                                              ok_statuses=ok_statuses))
+                                                              ok_statuses=ok_statuses, resumable=resumable,
+                                                              page_param="pageNumber"))
 
     async def fetch_all(self, path: str) -> list[Record]:
         """Page 1 gives totalItems; the other pages are fetched concurrently, and the count is checked."""
         async def page(number: int) -> tuple[int, list[Record]]:
-            body = self.api.decode_json(await self.get(path, {"pageNumber": number, "pageSize": self.page_size}))
+            body = self.api.decode_json(await self.get(path, {"pageNumber": number, "pageSize": self.page_size},
+                                                       resumable=number > 1))
             data = body.get("data") if isinstance(body, dict) else None
             total = body.get("totalItems") if isinstance(body, dict) else None
             if not isinstance(data, list) or not isinstance(total, int):

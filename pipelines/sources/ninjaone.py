@@ -117,27 +117,34 @@ class NinjaClient(TokenApiClient):
             rejected_hint="check the API client's id and secret, that it has the monitoring scope and the "
                           "client-credentials grant, and that NINJAONE_URL is its instance")
 
-    async def get(self, path: str, params: Mapping[str, Any]) -> Any:
+    async def get(self, path: str, params: Mapping[str, Any], page: int | None = None) -> Any:
+        """One GET; `page` numbers a page of an `after`-paged list, which may be kept for the next attempt."""
         self._count(f"GET {path}")
-        response = await self.token.send(lambda: self.api.request("GET", path, params=params, auth=self.token))
+        response = await self.token.send(lambda: self.api.request(
+            "GET", path, params=params, auth=self.token, resumable=page is not None,
+            page=(path, page) if page is not None else None))
         return self.api.decode_json(response)
 
     async def after_pages(self, path: str, params: Mapping[str, Any] | None = None) -> list[Record]:
         """A bare-array list paged by `after` = the last id received; a page shorter than asked is the last."""
         records: list[Record] = []
         after = None
+        number = 0
         while True:
             query = {**(params or {}), "pageSize": self.page_size}
             if after is not None:
                 query["after"] = after
-            page = await self.get(path, query)
+            number += 1
+            # resumable: `after` is a record id, so a kept page is asked for the same way by the next attempt
+            page = await self.get(path, query, page=number)
             records.extend(page)
             if len(page) < self.page_size:
                 return records
             after = page[-1]["id"]
 
     async def cursor_pages(self, path: str, params: Mapping[str, Any] | None = None) -> list[Record]:
-        """A query report paged by `cursor.name`; a page shorter than asked (or without a cursor) is the last."""
+        """A query report paged by `cursor.name`; a page shorter than asked (or without a cursor) is the last.
+        Not resumable: a cursor expires, so a kept page's cursor may be refused by the next attempt."""
         results: list[Record] = []
         query = {**(params or {}), "pageSize": self.page_size}
         while True:

@@ -137,6 +137,13 @@ SELECT o.source || ':' || o.source_id AS unique_id,
            lambda t: t NOT IN ('', 'the', 'and', 'group', 'main', 'office', 'hq', 'headquarters', 'pllc', 'pa',
                                'lc', 'pllp', 'ltda', 'sarl', 'srl', 'oy', 'ab', 'as', 'nv', 'kg')), ' '), '')
            AS name_core,
+       -- a franchise branch: "Acme Dental - North" is the brand "acme dental" and the branch "north" (the words
+       -- after the last " - ", or in trailing parentheses, when the normalised name ends with them); an office or
+       -- headquarters word is a site of the one client, not a branch ("Contoso - Main Office")
+       b.name_brand,
+       CASE WHEN b.name_brand IS NOT NULL AND len(list_filter(string_split(b.branch_full, ' '),
+                lambda t: t NOT IN ('', 'main', 'office', 'hq', 'headquarters', 'head', 'site', 'the'))) > 0
+            THEN b.branch_full END AS name_branch,
        -- blocks "contoso main office" with "contoso"; a first word hundreds of organizations start with ("the",
        -- "first", a franchise brand) would make its block quadratic and narrows nothing, so it blocks nothing
        CASE WHEN count(*) OVER (PARTITION BY nullif(split_part(o.name_norm, ' ', 1), '')) <= {max_first_token_block}
@@ -157,6 +164,16 @@ SELECT o.source || ':' || o.source_id AS unique_id,
        coalesce(oc.keys, []::VARCHAR[]) AS one_client_keys
 FROM stg_organizations o
 LEFT JOIN source_roles r USING (source)
+LEFT JOIN (
+    SELECT source, source_id, branch_full,
+           CASE WHEN branch_full <> '' AND ends_with(name_norm, ' ' || branch_full)
+                THEN nullif(trim(left(name_norm, length(name_norm) - length(branch_full) - 1)), '') END AS name_brand
+    FROM (SELECT source, source_id, name_norm,
+                 trim(regexp_replace(lower(replace(replace(coalesce(
+                     nullif(regexp_extract(name, '\s[-–—]\s+([^-–—]+)$', 1), ''),
+                     nullif(regexp_extract(name, '\(([^()]+)\)\s*$', 1), ''), ''), '&', ' and '), '.', '')),
+                     '[^a-z0-9]+', ' ', 'g')) AS branch_full
+          FROM stg_organizations)) b USING (source, source_id)
 LEFT JOIN (SELECT org_uid, count(DISTINCT child_uid) AS n_children FROM org_child_anchor GROUP BY 1) n ON n.org_uid = o.source || ':' || o.source_id
 LEFT JOIN org_shared_children s ON s.org_uid = o.source || ':' || o.source_id
 LEFT JOIN (SELECT uid, list(pair_key) AS keys FROM (
