@@ -81,7 +81,9 @@ def launch(job_name: str, **options):
 
 
 @main.command()
-def run() -> None:
+@click.option("--full-relink", is_flag=True,
+              help="Score every record again, not only those new or changed since the last run.")
+def run(full_relink: bool) -> None:
     """Run the weekly reconciliation job now, as a Dagster run recorded in DAGSTER_HOME."""
     from pipelines.settings import environment
     from pipelines.sources import get_source
@@ -94,7 +96,8 @@ def run() -> None:
              "`msp-recon demo` runs on the built-in sandbox instead")
     for line in psa_warnings(environment()):
         click.echo(f"msp-recon: warning: {line}", err=True)
-    report(launch("weekly_reconciliation"))
+    config = {"ops": {"linkage_marts": {"config": {"full_relink": True}}}} if full_relink else None
+    report(launch("weekly_reconciliation", run_config=config))
 
 
 def psa_warnings(env) -> list[str]:

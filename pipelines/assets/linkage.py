@@ -36,6 +36,8 @@ class LinkageConfig(dg.Config):
     charts: bool = True
     # "duckdb" or "spark" (Splink's SparkAPI; RECON_SPARK_MASTER says where); empty: RECON_LINKAGE_BACKEND, else duckdb
     backend: str = ""
+    # score every record, not only those new or changed since the last run (`msp-recon run --full-relink`)
+    full_relink: bool = False
 
 
 def linkage_backend(config: LinkageConfig) -> str:
@@ -51,7 +53,8 @@ def linkage_backend(config: LinkageConfig) -> str:
 def linkage_marts(context: dg.AssetExecutionContext, config: LinkageConfig, warehouse: WarehouseResource):
     result = run_linkage(warehouse.get(), options=LinkageOptions(on_model_mismatch=config.on_model_mismatch,
                                                                  charts=config.charts,
-                                                                 backend=linkage_backend(config)))
+                                                                 backend=linkage_backend(config),
+                                                                 full_relink=config.full_relink))
     counts = result.metrics["row_counts"]
     charts = {name: dg.MetadataValue.path(path) for name, path in result.charts.items()}
     models = dg.MetadataValue.json({e: {k: v for k, v in m.items() if k != "training_log"}
@@ -61,6 +64,9 @@ def linkage_marts(context: dg.AssetExecutionContext, config: LinkageConfig, ware
         if name == "entity_clusters":
             metadata["records_and_clusters"] = dg.MetadataValue.json(result.metrics["records_and_clusters"])
             metadata["models"] = models
+            # records scored this run per entity type (0 on a tenant unchanged since the last run), and why
+            metadata["scored_records"] = dg.MetadataValue.json(result.metrics["scored_records"])
+            metadata["relink"] = dg.MetadataValue.json(result.metrics["relink"])
             metadata["stage_seconds"] = dg.MetadataValue.json({k: round(v, 2) for k, v in result.timings.items()})
             metadata.update({f"chart_{k}": v for k, v in charts.items()})
         elif name == "duplicates":

@@ -56,3 +56,9 @@ def save_charts(engine: LinkageEngine, linker: Linker, spec: EntitySpec, predict
 
     attempt("cluster_studio", studio)
     return paths
+
+
+def existing_charts(spec: EntitySpec, charts_dir: Path) -> dict[str, str]:
+    """The charts an earlier run drew for this entity type, name -> path (an incremental run draws none)."""
+    prefix = f"{spec.entity_type}_"
+    return {p.stem.removeprefix(prefix): str(p) for p in sorted(Path(charts_dir).glob(f"{prefix}*.html"))}

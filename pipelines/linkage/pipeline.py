@@ -18,7 +18,7 @@ import pyarrow as pa
 from splink import Linker
 
 from pipelines.linkage import charts as charts_mod
-from pipelines.linkage import kept_apart
+from pipelines.linkage import incremental, kept_apart
 from pipelines.linkage.backend import Backend, LinkageEngine, create_engine
 from pipelines.linkage.dialect import settings_in
 from pipelines.linkage.models import (
@@ -59,6 +59,7 @@ class LinkageOptions:
     pair_floor: float = 0.01                 # pairs below this probability are not kept in the pair tables
     fresh_hours: int = 12                    # a source extracted this long before IT Glue is still this run's
     thresholds: dict[str, float] = field(default_factory=dict)  # per entity type, else the spec's
+    full_relink: bool = False                # score every record, not only those new or changed since the last run
 
 
 @dataclass
@@ -194,7 +195,8 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
         n_sources = con.execute("SELECT count(DISTINCT source) FROM stg_organizations").fetchall()[0][0]
         params["max_orgs_per_anchor"] = max(2, 2 * n_sources)
     before = _temp_tables(con)
-    con.execute(_sql(spec.input_sql, **params))
+    input_sql = _sql(spec.input_sql, **params)
+    con.execute(input_sql)
     for table in _temp_tables(con) - before - {spec.input_table}:
         con.execute(f"DROP TABLE {table}")  # the input SQL's own steps (organizations: the anchors), consumed
     sources = [r[0] for r in con.execute(
@@ -230,18 +232,32 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
 
     t0 = time.perf_counter()
     linker = Linker(sdfs, settings_in(settings, engine.backend), log_level=logging.ERROR)
-    _register_tf_tables(engine, linker, spec, linker._settings_obj.as_dict())
-    predictions = linker.inference.predict(threshold_match_probability=options.pair_floor)
+    settings_doc = linker._settings_obj.as_dict()
+    _register_tf_tables(engine, linker, spec, settings_doc)
     certain = " OR ".join([f'coalesce("{c}_l" = "{c}_r", FALSE)' for c in spec.certain_columns]
                           + [f'coalesce(list_has_any("{c}_l", "{c}_r"), FALSE)' for c in spec.certain_lists]) or "FALSE"
-    # what the pair table keeps: every comparison's values, agreement level (gamma_*) and match weight (mw_*), not
-    # Splink's Bayes factors and term frequencies (bf_*, tf_*: the weights say it), the source dataset names (absent
-    # when deduping one source) or the organizations' shared pair keys (long lists, read only by the certain rule)
-    kept = [n for n in (c.unquote().name for c in predictions.columns)
-            if n not in ("source_dataset_l", "source_dataset_r")
-            and not n.startswith(("bf_", "tf_", "shared_pair_keys"))]
-    engine.fetch(predictions, f"pairs_{e}", columns=", ".join(f'"{n}"' for n in kept)
-                 + f", ({certain}) AS is_certain")
+
+    def fetch_pairs(scored, table: str) -> None:
+        # what the pair table keeps: every comparison's values, agreement level (gamma_*) and match weight (mw_*),
+        # not Splink's Bayes factors and term frequencies (bf_*, tf_*: the weights say it), the source dataset names
+        # (absent when deduping one source) or the organizations' shared pair keys (long lists, read only by the
+        # certain rule)
+        kept = [n for n in (c.unquote().name for c in scored.columns)
+                if n not in ("source_dataset_l", "source_dataset_r")
+                and not n.startswith(("bf_", "tf_", "shared_pair_keys"))]
+        engine.fetch(scored, table, columns=", ".join(f'"{n}"' for n in kept) + f", ({certain}) AS is_certain")
+
+    # only the records new or changed since the last run are scored, unless the model or the code changed
+    plan = incremental.plan(engine, spec, linker, _tf_columns(settings_doc), input_sql=input_sql,
+                            pair_floor=options.pair_floor, certain_sql=certain, n_records=n_records,
+                            full_relink=options.full_relink, trained=info["model"].get("source") == "trained")
+    info.update(plan=plan, scored_records=plan.scored_records, relink=plan.reason)
+    predictions = None
+    if plan.full:
+        predictions = linker.inference.predict(threshold_match_probability=options.pair_floor)
+        fetch_pairs(predictions, f"pairs_{e}")
+    else:
+        incremental.score_changed(engine, spec, linker, sources, fetch_pairs, options.pair_floor)
     timings[f"{e}.predict"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -265,13 +281,21 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
 
     if charts_dir is not None and options.charts and engine.backend == "duckdb":
         t0 = time.perf_counter()
-        info["charts"] = charts_mod.save_charts(engine, linker, spec, predictions, clustered, charts_dir)
+        if predictions is not None:
+            info["charts"] = charts_mod.save_charts(engine, linker, spec, predictions, clustered, charts_dir)
+        else:
+            # an incremental run has the model of the run that drew them: those charts still describe it
+            info["charts"] = charts_mod.existing_charts(spec, charts_dir)
         timings[f"{e}.charts"] = time.perf_counter() - t0
     # Splink's scratch tables (blocked pairs, comparison vectors, predictions, clusters with their input) and this
     # entity's inputs are all consumed by now: dropped, they no longer hold memory (or spill) for the rest of the run
     linker.table_management.delete_tables_created_by_splink_from_db()
     for table in [*(f"in_{e}_{s}" for s in sources), f"clusters_{e}_raw", spec.input_table,
-                  *sorted(t for t in _temp_tables(con) if t.startswith(f"tf_{e}_"))]:
+                  *sorted(t for t in _temp_tables(con) if t.startswith(f"tf_{e}_")),
+                  # the incremental run's scratch (its fp_<entity> stays: the fingerprints are written last)
+                  *sorted(t for t in _temp_tables(con) if t.startswith((f"changed_in_{e}_", f"unchanged_in_{e}_",
+                                                                          f"scored_{e}_"))),
+                  f"changed_{e}", f"unchanged_{e}", f"prev_pairs_{e}"]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return info
 
@@ -297,6 +321,7 @@ def link_staging(staging: Mapping[str, object], store: ModelStore, *, history: M
         t0 = time.perf_counter()
         _load_staging(engine, staging)
         _load_history(engine, history, run_at)
+        incremental.load_previous(engine, history)
         timings["load"] = time.perf_counter() - t0
         infos: dict[str, dict] = {}
         for e in ENTITY_TYPES:
@@ -311,6 +336,8 @@ def link_staging(staging: Mapping[str, object], store: ModelStore, *, history: M
                 con.execute("CREATE OR REPLACE TEMP TABLE org_clusters AS SELECT * FROM clusters_organization")
         t0 = time.perf_counter()
         queries = _build_marts(engine, entity_types, options)
+        plans = {e: i["plan"] for e, i in infos.items() if "plan" in i}
+        queries[f"linkage.{incremental.FINGERPRINTS}"] = incremental.fingerprint_query(con, plans)
         timings["marts"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         if write_to is None:
@@ -320,6 +347,9 @@ def link_staging(staging: Mapping[str, object], store: ModelStore, *, history: M
             tables, row_counts = {}, _write_marts(engine, queries, write_to)
         timings["write"] = time.perf_counter() - t0
         metrics = _metrics(engine, row_counts)
+        # how much of the run was scored: 0 records on a tenant unchanged since the last run
+        metrics["scored_records"] = {e: i.get("scored_records", i["records"]) for e, i in infos.items()}
+        metrics["relink"] = {e: i.get("relink", "nothing to compare") for e, i in infos.items()}
         charts = {f"{e}_{k}": v for e, i in infos.items() for k, v in i.get("charts", {}).items()}
         models = {e: i.get("model", {}) for e, i in infos.items()}
         return LinkageResult(tables=tables, metrics=metrics, charts=charts, models=models, timings=timings)
@@ -421,6 +451,7 @@ def read_staging(warehouse: Warehouse) -> tuple[dict[str, pa.Table], dict[str, p
                 history[name] = con.sql(f"SELECT * FROM linkage.{name}").to_arrow_table()
         if (dismissed := kept_apart.read(con)) is not None:
             history["kept_apart"] = dismissed  # pairs a person dismissed
+        history.update(incremental.previous_tables(con, table_exists))  # what the last run scored
     return staging, history
 
 
