@@ -10,6 +10,7 @@ SELECT
     CAST(NULL AS VARCHAR) AS psa_integration,
     TRUE AS is_active,
     CAST(NULL AS VARCHAR) AS psa_company_id,
+    CAST(NULL AS VARCHAR[]) AS rmm_org_keys,  -- only HaloPSA names its clients' RMM organizations
     CAST(NULL AS VARCHAR) AS resource_url,
     CAST(date_added AS TIMESTAMPTZ) AS created_at,
     CAST(NULL AS TIMESTAMPTZ) AS updated_at,

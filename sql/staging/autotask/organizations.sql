@@ -10,6 +10,7 @@ SELECT
     CAST(NULL AS VARCHAR) AS psa_integration,
     coalesce(is_active, TRUE) AS is_active,
     CAST(NULL AS VARCHAR) AS psa_company_id,
+    CAST(NULL AS VARCHAR[]) AS rmm_org_keys,  -- only HaloPSA names its clients' RMM organizations
     CAST(NULL AS VARCHAR) AS resource_url,
     CAST(create_date AS TIMESTAMPTZ) AS created_at,
     CAST(coalesce(last_tracked_modified_date_time, last_activity_date) AS TIMESTAMPTZ) AS updated_at,

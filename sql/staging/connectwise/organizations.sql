@@ -12,6 +12,7 @@ SELECT
     NOT coalesce(regexp_matches(lower(status_name), 'inactive|not.?approved'), FALSE)
         AND NOT coalesce(deleted_flag, FALSE) AS is_active,
     CAST(NULL AS VARCHAR) AS psa_company_id,
+    CAST(NULL AS VARCHAR[]) AS rmm_org_keys,  -- only HaloPSA names its clients' RMM organizations
     CAST(NULL AS VARCHAR) AS resource_url,
     CAST(date_entered AS TIMESTAMPTZ) AS created_at,
     CAST(last_updated AS TIMESTAMPTZ) AS updated_at,

@@ -10,6 +10,7 @@ SELECT
     CAST(NULL AS VARCHAR) AS psa_integration,
     TRUE AS is_active,
     nullif(trim(autotask_company_id), '') AS psa_company_id,
+    CAST(NULL AS VARCHAR[]) AS rmm_org_keys,  -- only HaloPSA names its clients' RMM organizations
     portal_url AS resource_url,
     CAST(NULL AS TIMESTAMPTZ) AS created_at,
     CAST(NULL AS TIMESTAMPTZ) AS updated_at,

@@ -9,6 +9,7 @@ SELECT
     psa_integration,
     coalesce(organization_status_name, 'Active') <> 'Inactive' AS is_active,
     CAST(NULL AS VARCHAR) AS psa_company_id,
+    CAST(NULL AS VARCHAR[]) AS rmm_org_keys,  -- only HaloPSA names its clients' RMM organizations
     CAST(NULL AS VARCHAR) AS resource_url,
     CAST(created_at AS TIMESTAMPTZ) AS created_at,
     CAST(updated_at AS TIMESTAMPTZ) AS updated_at,
