@@ -54,10 +54,12 @@ def duckdb_slots(home) -> set[str]:
 def test_a_run_killed_during_extraction_does_not_block_the_next(run_env, sandbox):
     sandbox.sandbox.faults.only, sandbox.sandbox.faults.delay_seconds = "/itglue", 0.3
     first = start_run(run_env)
-    wait_until(extraction_started(sandbox), first)
+    home = run_env["DAGSTER_HOME"]
+    # killed while extracting AND holding the warehouse's slot: the first request to the sandbox can come before
+    # the slot is recorded (sources extract in parallel), and a run killed before it holds nothing to release
+    wait_until(lambda: extraction_started(sandbox)() and duckdb_slots(home), first)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    home = run_env["DAGSTER_HOME"]
     with dg.DagsterInstance.from_config(home) as instance:
         (dead,) = instance.get_runs()
         assert dead.status == dg.DagsterRunStatus.STARTED and dead.tags[PID_TAG] == str(first.pid)
