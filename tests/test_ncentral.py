@@ -5,6 +5,7 @@ import pytest
 from rmm_contract import RmmContract
 
 from pipelines.sources import ncentral
+from pipelines.sources.http import RetryPolicy, SourceError
 
 
 def _extract(env, **kwargs):
@@ -68,3 +69,13 @@ def test_assets_refused_leave_serials_empty_with_one_warning(running):
     assert extraction.frames["ncentral_devices"].height == len(running.sandbox.world.systems["ncentral"]["devices"])
     assert extraction.frames["ncentral_device_assets"].height == 0
     assert "could not be read" in extraction.stats["warnings"]
+
+
+def test_an_asset_outage_midway_fails_the_source_instead_of_emptying_its_serials(running):
+    """Assets answered last week: a server outage that outlasts the retries must not replace every device's serials
+    and MACs with nothing. Only a refusal (the API user lacks the permission) is forgiven."""
+    faults = running.sandbox.faults
+    faults.only_containing, faults.fail_after, faults.fail_status = "/assets", 3, 500
+    with pytest.raises(SourceError, match="ncentral"):
+        CONTRACT.run(running, retry=RetryPolicy(max_attempts=2, max_elapsed=5, initial_wait=0.01, max_wait=0.02,
+                                                throttled_floor=0.02))

@@ -1,5 +1,6 @@
-"""Optional lookups degrade: a picklist or enrichment the API refuses leaves its fields empty with one warning in the
-run's metadata; the records themselves are still required."""
+"""Optional lookups degrade: a picklist or enrichment the API refuses (403) leaves its fields empty with one warning
+in the run's metadata; a server outage fails the source instead (the lookup's fields from last week are kept); the
+records themselves are always required."""
 
 import asyncio
 
@@ -18,8 +19,8 @@ def _autotask(sandbox):
         retry=FAST_RETRY))
 
 
-@pytest.mark.parametrize("status", [403, 500])
-def test_autotask_without_category_names_still_extracts_every_item(sandbox, status):
+def test_autotask_without_category_names_still_extracts_every_item(sandbox):
+    status = 403
     faults = sandbox.sandbox.faults
     faults.only_containing, faults.fail_first, faults.fail_status = "ConfigurationItemCategories", 100, status
     extraction = _autotask(sandbox)
@@ -31,6 +32,24 @@ def test_autotask_without_category_names_still_extracts_every_item(sandbox, stat
     warning = extraction.stats["warnings"]
     assert warning.count("could not be read") == 1
     assert "ConfigurationItemCategories" in warning and str(status) in warning
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_autotask_category_outage_fails_the_source_rather_than_emptying_names(sandbox, status):
+    faults = sandbox.sandbox.faults
+    faults.only_containing, faults.fail_first, faults.fail_status = "ConfigurationItemCategories", 100, status
+    with pytest.raises(SourceError, match="kept failing"):
+        _autotask(sandbox)
+
+
+def test_ninjaone_serial_outage_fails_the_source(sandbox):
+    faults = sandbox.sandbox.faults
+    faults.only, faults.fail_first, faults.fail_status = "/ninjaone/v2/queries", 100, 500
+    env = sandbox.env(("ninjaone",))
+    with pytest.raises(SourceError, match="kept failing"):
+        asyncio.run(ninjaone.extract_ninjaone(
+            env["NINJAONE_URL"], env["NINJAONE_CLIENT_ID"], env["NINJAONE_CLIENT_SECRET"],
+            budget=ninjaone.DEFAULT_BUDGET.lifted(), retry=FAST_RETRY))
 
 
 def test_autotask_names_categories_when_the_picklist_answers(sandbox):

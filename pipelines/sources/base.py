@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from pipelines.sources.http import RateBudget, SourceError
+from pipelines.sources.http import AuthError, RateBudget
 
 Record = dict[str, Any]
 # The type of every raw timestamp column and of extracted_at: microseconds, UTC.
@@ -68,13 +68,16 @@ class Extraction:
 
 
 async def optional_lookup(fetch: Awaitable[list[Record]], what: str, warnings: list[str]) -> list[Record]:
-    """A lookup the records do not need (a picklist, categories, an enrichment): when it fails (a permission the API
-    user lacks, a server error that outlasted the retries), its fields stay empty and one line is added to
-    `warnings`, which the source puts in the run's metadata (`Extraction.stats["warnings"]`). Only the records
-    themselves are required; their failure still fails the source."""
+    """A lookup the records do not need (a picklist, categories, an enrichment) that the API user may lack the
+    permission for: when the API refuses it (401/403), its fields stay empty and one line is added to `warnings`,
+    which the source puts in the run's metadata (`Extraction.stats["warnings"]`).
+
+    Only a refusal is forgiven. A server error that outlasted the retries, or a malformed answer, fails the source
+    like a failure of the records themselves: the lookup answered last week, so emptying its fields now would
+    replace good data with partial data (the previous tables are kept and the next run tries again)."""
     try:
         return await fetch
-    except SourceError as exc:
+    except AuthError as exc:
         warnings.append(f"{what} could not be read, so its fields are empty: {exc}")
         return []
 
