@@ -147,7 +147,7 @@ def validate(env: Mapping[str, str]) -> None:
                 source.budget(env)
             except ValueError as exc:
                 problems.append(str(exc))
-        for name in (*source.required_env, *source.optional_env):
+        for name in source.env:
             if name.endswith("_URL") and env.get(name):
                 parts = urlsplit(env[name])
                 if parts.scheme not in ("http", "https") or not parts.netloc:

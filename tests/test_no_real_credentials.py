@@ -76,7 +76,7 @@ def test_every_source_variable_carries_its_source_prefix():
     # conftest clears variables by prefix: a source variable outside its prefix would leak into tests
     prefixes = contract_prefixes()
     for source in all_sources():
-        for name in (*source.required_env, *source.optional_env):
+        for name in source.env:
             assert name.startswith(f"{source.name.upper()}_") and name.startswith(prefixes), name
 
 

@@ -110,8 +110,15 @@ def test_rate_limit_variables_are_parsed_in_one_place():
 def test_a_source_declaration_is_checked():
     with pytest.raises(ValueError, match="kind must be one of"):
         Source("x", "crm", (), {}, (), extract=None)
-    with pytest.raises(ValueError, match="X_LIMIT is not one of its env vars"):
-        Source("x", "rmm", ("X_KEY",), {}, (), extract=None, rate_limit=RateLimit("X_LIMIT", 60, "minute"))
+    with pytest.raises(ValueError, match="X_SECRET is not one of its env vars"):
+        Source("x", "rmm", ("X_KEY",), {}, (), extract=None, secrets=("X_SECRET",))
+    # the rate-limit variable is declared once, by rate_limit, and is then one of the source's variables
+    with pytest.raises(ValueError, match="X_LIMIT is declared by rate_limit"):
+        Source("x", "rmm", ("X_KEY",), {"X_LIMIT": ""}, (), extract=None, rate_limit=RateLimit("X_LIMIT", 60, "minute"))
+    declared = Source("x", "rmm", ("X_KEY",), {}, (), extract=None, rate_limit=RateLimit("X_LIMIT", 60, "minute"))
+    assert declared.env == ("X_KEY", "X_LIMIT")
+    assert declared.config_from({"X_KEY": "k"}) == {"X_KEY": "k", "X_LIMIT": ""}
+    assert declared.config_from({"X_KEY": "k", "X_LIMIT": "30"})["X_LIMIT"] == "30"
 
 
 def _imports(path: Path) -> set[str]:

@@ -126,7 +126,8 @@ class Source:
 
     `required_env` must all be set for the source to be on; `optional_env` have defaults (usually the URL);
     `secrets` are the variables that are credentials (never printed, never copied). `rate_limit` names the variable
-    that sets the budget and its unit; `default_budget` applies when it is unset. `staged` are the staging tables it
+    that sets the budget and its unit (declared there only: it is one of the source's optional variables, empty by
+    default); `default_budget` applies when it is unset. `staged` are the staging tables it
     has a SELECT for (`sql/staging/<name>/<table>.sql`). `itglue_integration_type` is IT Glue's
     `psa_integration_type`/`rmm_integration_type` value for it (None: IT Glue has no native integration).
     `psa_link_target` is the PSA whose company ids its organizations carry (a certain link: Datto RMM's
@@ -154,15 +155,23 @@ class Source:
         unknown = set(self.staged) - set(ENTITY_TABLES.values())
         if unknown:
             raise ValueError(f"source {self.name}: staged tables {sorted(unknown)} are not staging tables")
+        if self.rate_limit and self.rate_limit.env in (*self.required_env, *self.optional_env):
+            raise ValueError(f"source {self.name}: {self.rate_limit.env} is declared by rate_limit; "
+                             "do not list it in required_env or optional_env too")
         env = self.env
-        for var in (*self.secrets, *((self.rate_limit.env,) if self.rate_limit else ())):
+        for var in self.secrets:
             if var not in env:
                 raise ValueError(f"source {self.name}: {var} is not one of its env vars")
 
     @property
+    def defaults(self) -> dict[str, str]:
+        """Every optional variable with its default, the rate-limit variable included (empty: the vendor's limit)."""
+        return {**self.optional_env, **({self.rate_limit.env: ""} if self.rate_limit else {})}
+
+    @property
     def env(self) -> tuple[str, ...]:
         """Every variable of the source, required first."""
-        return (*self.required_env, *self.optional_env)
+        return (*self.required_env, *self.defaults)
 
     def budget(self, config: Mapping[str, str]) -> RateBudget:
         """The budget for one run: the rate-limit variable when set, else the vendor's published limit."""
@@ -177,7 +186,7 @@ class Source:
         if not all(env.get(k) for k in self.required_env):
             return None
         config = {k: env[k] for k in self.required_env}
-        for key, default in self.optional_env.items():
+        for key, default in self.defaults.items():
             config[key] = env.get(key) or default
         return config
 
