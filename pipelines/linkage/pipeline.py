@@ -290,11 +290,10 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
     # Splink's scratch tables (blocked pairs, comparison vectors, predictions, clusters with their input) and this
     # entity's inputs are all consumed by now: dropped, they no longer hold memory (or spill) for the rest of the run
     linker.table_management.delete_tables_created_by_splink_from_db()
+    # term frequencies, and the incremental run's scratch (its fp_<entity> stays: the fingerprints are written last)
+    scratch = (f"tf_{e}_", f"changed_in_{e}_", f"unchanged_in_{e}_", f"scored_{e}_")
     for table in [*(f"in_{e}_{s}" for s in sources), f"clusters_{e}_raw", spec.input_table,
-                  *sorted(t for t in _temp_tables(con) if t.startswith(f"tf_{e}_")),
-                  # the incremental run's scratch (its fp_<entity> stays: the fingerprints are written last)
-                  *sorted(t for t in _temp_tables(con) if t.startswith((f"changed_in_{e}_", f"unchanged_in_{e}_",
-                                                                          f"scored_{e}_"))),
+                  *sorted(t for t in _temp_tables(con) if t.startswith(scratch)),
                   f"changed_{e}", f"unchanged_{e}", f"prev_pairs_{e}"]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return info
