@@ -8,10 +8,11 @@ backend, so moving a tenant too large for one machine to Spark is a change here,
   the marts SQL still runs in DuckDB. The JVM takes about 20 s to start, so it only pays off for very large tenants.
 """
 
+import itertools
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,10 @@ import pyarrow as pa
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 Backend = Literal["duckdb", "spark"]
+
+# Input table names, unique in the process: a Spark session outlives the engine (getOrCreate hands the next run the
+# same session, whose temporary views are still there), so a per-engine count would name last run's table again.
+_table_numbers = itertools.count(1)
 
 
 @dataclass
@@ -31,12 +36,10 @@ class LinkageEngine:
     con: duckdb.DuckDBPyConnection
     memory_limit: str = ""  # DuckDB's, as set on `con`
     spill_dir: Path | None = None  # where DuckDB spills past memory_limit; removed on close
-    _registered: int = field(default=0)
 
     def register(self, local_table: str, display_name: str) -> SplinkDataFrame:
         """Hand a table of `con` to Splink as one input dataset."""
-        self._registered += 1
-        name = f"{display_name}_{self._registered}"
+        name = f"{display_name}_{next(_table_numbers)}"
         if self.backend == "duckdb":
             return self.db_api.register(local_table, dataset_display_name=display_name, table_name=name)
         # Spark 4 takes and gives Arrow tables directly (no pandas in between)

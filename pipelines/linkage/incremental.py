@@ -35,7 +35,7 @@ from pipelines.sources.base import ENTITY_TABLES
 
 # Bump when how pairs are scored or kept changes in code (not in SQL files or settings, which are fingerprinted):
 # every entity then relinks in full once.
-SCORING_VERSION = 1
+SCORING_VERSION = 2  # 2: the model fingerprinted in its saved form, not the backend's (portable_model)
 FINGERPRINTS = "record_fingerprints"  # linkage.record_fingerprints
 
 
@@ -82,10 +82,20 @@ def _create(con, name: str, frame, columns: str) -> None:
     con.unregister("_prev")
 
 
-def model_fingerprint(linker: Linker, input_sql: str, pair_floor: float, certain_sql: str) -> str:
-    """The model as it scores (Splink's model JSON: comparisons, m/u, prior, blocking rules, link type), the input
-    SQL as run (parameters filled in), the pair floor and the certain-link rule."""
-    doc = {"model": linker.misc.save_model_to_json(out_path=None), "input_sql": input_sql,
+def portable_model(settings) -> dict:
+    """The model in the form it is saved in, whatever backend scores it: a saved or trained model's JSON (DuckDB's
+    SQL), or the domain priors' settings as DuckDB would run them. The Spark linker's own JSON holds the same model
+    with its conditions translated (pipelines/linkage/dialect.py), so it would fingerprint differently, and a week
+    linked on Spark after one on DuckDB (or back) would relink in full for nothing."""
+    if isinstance(settings, dict):
+        return settings
+    return settings.get_settings("duckdb").as_dict()
+
+
+def model_fingerprint(model: dict, input_sql: str, pair_floor: float, certain_sql: str) -> str:
+    """The model as it scores (Splink's model JSON: comparisons, m/u, prior, blocking rules, link type; see
+    `portable_model`), the input SQL as run (parameters filled in), the pair floor and the certain-link rule."""
+    doc = {"model": model, "input_sql": input_sql,
            "pair_floor": pair_floor, "certain": certain_sql, "version": SCORING_VERSION}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -112,12 +122,12 @@ def _fingerprint_records(con, spec: EntitySpec, tf_columns: list[str]) -> None:
         FROM {table} i {' '.join(joins)}""")
 
 
-def plan(engine: LinkageEngine, spec: EntitySpec, linker: Linker, tf_columns: list[str], *, input_sql: str,
+def plan(engine: LinkageEngine, spec: EntitySpec, model: dict, tf_columns: list[str], *, input_sql: str,
          pair_floor: float, certain_sql: str, n_records: int, full_relink: bool, trained: bool) -> Plan:
     """Fingerprint this run's records and decide: full relink, or score only changed_<entity> (the new and changed
     records; unchanged_<entity> the others)."""
     con, e = engine.con, spec.entity_type
-    fingerprint = model_fingerprint(linker, input_sql, pair_floor, certain_sql)
+    fingerprint = model_fingerprint(model, input_sql, pair_floor, certain_sql)
     _fingerprint_records(con, spec, tf_columns)
 
     def full(reason: str) -> Plan:

@@ -248,7 +248,8 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
         engine.fetch(scored, table, columns=", ".join(f'"{n}"' for n in kept) + f", ({certain}) AS is_certain")
 
     # only the records new or changed since the last run are scored, unless the model or the code changed
-    plan = incremental.plan(engine, spec, linker, _tf_columns(settings_doc), input_sql=input_sql,
+    plan = incremental.plan(engine, spec, incremental.portable_model(settings), _tf_columns(settings_doc),
+                            input_sql=input_sql,
                             pair_floor=options.pair_floor, certain_sql=certain, n_records=n_records,
                             full_relink=options.full_relink, trained=info["model"].get("source") == "trained")
     info.update(plan=plan, scored_records=plan.scored_records, relink=plan.reason)
