@@ -22,10 +22,11 @@ items when applied", which apply decides from the record it fetches anyway.
 import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.cleanup import decisions, names, store
 from pipelines.cleanup.guard import GuardRails
@@ -388,6 +389,20 @@ def _sync_label(record: Fetched) -> str:
     return ", syncing" if record.psa_integration == "enabled" else ""
 
 
+_LIST_COLUMNS = ("fields_agreed", "fields_disagreed", "carries")
+
+
+def _actions_table(proposals: list[Proposal], batch_id: str) -> pa.Table:
+    """The proposals as cleanup.actions rows, numbered in order (`<batch_id>-0001`, ...)."""
+    names = [f.name for f in fields(Proposal)]
+    columns: dict[str, list] = {n: [getattr(p, n) for p in proposals] for n in names}
+    columns["action_id"] = [f"{batch_id}-{k:04d}" for k in range(1, len(proposals) + 1)]
+    columns["batch_id"] = [batch_id] * len(proposals)
+    types = {c: pa.list_(pa.string()) if c in _LIST_COLUMNS else pa.float64() if c == "match_probability"
+             else pa.string() for c in store.ACTION_COLUMNS}
+    return pa.table({c: pa.array(columns[c], type=types[c]) for c in store.ACTION_COLUMNS})
+
+
 def write_batch(con: duckdb.DuckDBPyConnection, proposals: list[Proposal], marts: MartRows, guard: GuardRails,
                 run_id: str | None = None) -> str | None:
     """Store the proposals as a new batch (None when there is nothing to propose); older unapproved batches are
@@ -407,11 +422,11 @@ def write_batch(con: duckdb.DuckDBPyConnection, proposals: list[Proposal], marts
                         "(SELECT batch_id FROM cleanup.approvals)")
             con.execute("INSERT INTO cleanup.batches VALUES (?, ?, 'proposed', ?, ?, ?, ?, NULL)",
                         [batch_id, store.now(), bool(reasons), reasons, len(proposals), run_id])
-            placeholders = ", ".join("?" for _ in store.ACTION_COLUMNS)
-            for k, p in enumerate(proposals, start=1):
-                values = {**asdict(p), "action_id": f"{batch_id}-{k:04d}", "batch_id": batch_id}
-                con.execute(f"INSERT INTO cleanup.actions ({', '.join(store.ACTION_COLUMNS)}) VALUES ({placeholders})",
-                            [values[c] for c in store.ACTION_COLUMNS])
+            # one INSERT for the batch: a statement per action took 17 s for 5,000 actions (benchmarks/README.md)
+            con.register("_new_actions", _actions_table(proposals, batch_id))
+            columns = ", ".join(store.ACTION_COLUMNS)
+            con.execute(f"INSERT INTO cleanup.actions ({columns}) SELECT {columns} FROM _new_actions")
+            con.unregister("_new_actions")
         recorded = store.now()
         for entity in STAGING_TABLES:
             dups = len({r["source_id"] for r in marts.duplicates if r["entity_type"] == entity and r["role"] == "duplicate"})
