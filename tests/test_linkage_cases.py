@@ -377,3 +377,47 @@ def test_a_hand_made_copy_is_linked_by_the_domain_its_people_write_from(tmp_path
     assert same_cluster(clusters, "organization", ("connectwise", "1"), ("itglue", "11"))
     assert not same_cluster(clusters, "organization", ("connectwise", "2"), ("connectwise", "3"))
     assert not same_cluster(clusters, "organization", ("itglue", "12"), ("itglue", "13"))
+
+
+def _copy_case(copy_people: int, copy_devices: int, domain_of_people: str):
+    """A client in the PSA and IT Glue (synced, four devices, four people) and a hand-made IT Glue copy of it
+    ("Garza & Price Chiropractic Corp.") that documents other gear and other people, none of them in the PSA."""
+    rows = [{"source": "connectwise", "source_id": "1", "name": "Garza & Price Chiropractic",
+             "name_norm": "garza and price chiropractic", "domain": "garzaprice.org", "created_at": T0},
+            {"source": "itglue", "source_id": "11", "name": "Garza & Price Chiropractic",
+             "name_norm": "garza and price chiropractic", "psa_integration": "enabled", "created_at": T0},
+            {"source": "itglue", "source_id": "19", "name": "Garza & Price Chiropractic Corp.",
+             "name_norm": "garza and price chiropractic corp", "created_at": EARLY}]
+    people, devices = [], []
+    for k, first in enumerate(("gregory", "margaret", "aisha", "angela")):
+        for source, org in (("connectwise", "1"), ("itglue", "11")):
+            people.append({"source": source, "source_id": f"{org}-{k}", "organization_source_id": org,
+                           "first_name_norm": first, "last_name_norm": f"surname{k}",
+                           "email_norm": f"{first}@garzaprice.org", "created_at": T0})
+        devices += [cfg("connectwise", f"c{k}", "1", f"gp-pc-0{k}", f"SN-P{k}", f"AABBCCDD11{k:02d}"),
+                    cfg("itglue", f"g{k}", "11", f"gp-pc-0{k}", f"SN-P{k}", f"AABBCCDD11{k:02d}", psa="enabled")]
+    for k in range(copy_people):
+        people.append({"source": "itglue", "source_id": f"19-{k}", "organization_source_id": "19",
+                       "first_name_norm": f"other{k}", "last_name_norm": f"other{k}",
+                       "email_norm": f"other{k}@{domain_of_people}", "created_at": EARLY})
+    devices += [cfg("itglue", f"x{k}", "19", host, f"SN-X{k}", f"AABBCCEE00{k:02d}", created_at=EARLY)
+                for k, host in enumerate(("gp-fw01", "gp-printer", "gp-sw01", "gp-ap01")[:copy_devices])]
+    return {"organizations": pl.DataFrame(rows), "contacts": pl.DataFrame(people),
+            "configurations": pl.DataFrame(devices)}
+
+
+@pytest.mark.parametrize("copy_people", [1, 2])
+def test_a_hand_made_copy_holding_other_gear_at_the_clients_domain_is_the_client(tmp_path, copy_people):
+    # The copy holds three identifiable devices and shares none with the client: alone, "both hold 3+ and share
+    # nothing" would say two clients. Its people (one is enough) write from the client's domain, which says it is
+    # the client's copy.
+    tables, _ = link(_copy_case(copy_people, 3, "garzaprice.org"), tmp_path)
+    clusters = tables["marts.entity_clusters"]
+    assert same_cluster(clusters, "organization", ("itglue", "11"), ("itglue", "19"))
+    assert same_cluster(clusters, "organization", ("connectwise", "1"), ("itglue", "19"))
+
+
+def test_an_organization_alike_in_name_holding_other_gear_at_another_domain_stays_apart(tmp_path):
+    tables, _ = link(_copy_case(2, 3, "garzapricedental.com"), tmp_path)
+    clusters = tables["marts.entity_clusters"]
+    assert not same_cluster(clusters, "organization", ("itglue", "11"), ("itglue", "19"))

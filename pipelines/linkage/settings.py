@@ -67,6 +67,8 @@ def _certain(name: str, sql: str, label: str) -> ComparisonCreator:
 
 def organization_comparisons() -> list[ComparisonCreator]:
     jw = "jaro_winkler_similarity(name_norm_l, name_norm_r)"
+    both_hold = ("least(n_anchored_devices_l, n_anchored_devices_r) >= 3 "
+                 "OR least(n_anchored_people_l, n_anchored_people_r) >= 3")
     jw_core = "jaro_winkler_similarity(name_core_l, name_core_r)"
     tokens_l, tokens_r = "string_split(name_core_l, ' ')", "string_split(name_core_r, ' ')"
     return [
@@ -113,9 +115,20 @@ def organization_comparisons() -> list[ComparisonCreator]:
                    fixed=True),
             _level("coalesce(shared_children_l[unique_id_r], 0) >= 1", "1-2 shared devices/contacts", 0.2, 0.0005,
                    fixed=True),
-            # both hold several identifiable devices/people and share none: two clients, however alike the names
-            _level("least(n_anchored_children_l, n_anchored_children_r) >= 3", "share nothing, both hold 3+",
-                   0.02, 0.95, fixed=True),
+            # both hold several identifiable devices, or several identifiable people, and share none: two clients,
+            # however alike the names. Counted by kind: an RMM site holds no people, so the people of an IT Glue
+            # copy say nothing against it (a renamed client's hand-made copy with two devices and two people, and
+            # its RMM site under the old name, share none because they could not)
+            # ... unless one of them is the PSA's company and the other's people write from the domain the PSA
+            # declares for it: then it is a hand-made copy documenting other gear or people of the same client (the
+            # firewall and printer someone filed under "Garza & Price Chiropractic Corp."), and says little. Only a
+            # declared domain: two clients whose people both write from a mail provider the tenant is too small to
+            # recognise as one stay apart. Franchise branches share a declared domain; the branch comparison keeps
+            # them apart.
+            _level(f"({both_hold}) AND coalesce(domain_l = domain_r AND "
+                   "(declared_domain_l = domain_r OR declared_domain_r = domain_l), FALSE)",
+                   "share nothing, both hold 3+ of a kind, one mail domain", 0.3, 0.9, fixed=True),
+            _level(both_hold, "share nothing, both hold 3+ of a kind", 0.02, 0.95, fixed=True),
             cll.ElseLevel().configure(m_probability=0.08, u_probability=0.05, fix_m_probability=True,
                                       fix_u_probability=True),
         ]),
@@ -248,8 +261,8 @@ ORGANIZATION = EntitySpec(
     input_sql="linkage/input_organizations.sql",
     input_table="org_input",
     columns=("name_norm", "name_core", "name_first_token", "name_brand", "name_branch", "domain", "phone_digits",
-             "city", "psa_company_key",
-             "shared_children", "shared_pair_keys", "n_anchored_children", "one_client_keys"),
+             "city", "psa_company_key", "declared_domain",
+             "shared_children", "shared_pair_keys", "n_anchored_devices", "n_anchored_people", "one_client_keys"),
     comparisons=organization_comparisons,
     blocking=(
         lambda: block_on("name_norm"),

@@ -115,7 +115,8 @@ FROM shared s JOIN held ha ON ha.org_uid = s.uid_a JOIN held hb ON hb.org_uid = 
 WHERE s.n_shared >= 2 AND s.n_shared * 2 >= least(ha.n_held, hb.n_held);
 
 -- The domain an organization's people write from, for an organization whose system holds no domain (IT Glue's,
--- NinjaOne's): most of its people with an address, two at least, on one domain. A domain the people of many
+-- NinjaOne's): most of its people with an address, two at least, on one domain, or its one person's (a hand-made
+-- copy holding one contact at the client's domain). A domain the people of many
 -- organizations write from is a mail provider's (gmail.com), not a client's.
 CREATE OR REPLACE TEMP TABLE org_mail_domain AS
 WITH mail AS (
@@ -129,7 +130,7 @@ WITH mail AS (
 )
 SELECT org_uid, arg_max(domain, n) AS domain
 FROM per_org SEMI JOIN clients USING (domain)
-WHERE n >= 2 AND n * 2 > n_with_address
+WHERE (n >= 2 OR n = n_with_address) AND n * 2 > n_with_address
 GROUP BY org_uid;
 
 CREATE OR REPLACE TEMP TABLE org_input AS
@@ -167,6 +168,7 @@ SELECT o.source || ':' || o.source_id AS unique_id,
        CASE WHEN count(*) OVER (PARTITION BY nullif(split_part(o.name_norm, ' ', 1), '')) <= {max_first_token_block}
             THEN nullif(split_part(o.name_norm, ' ', 1), '') END AS name_first_token,
        coalesce(o.domain, md.domain) AS domain,
+       o.domain AS declared_domain,  -- the system's own (a PSA's), not its people's
        o.phone_digits,
        nullif(lower(trim(o.city)), '') AS city,
        -- certain links: a PSA company is its own key; an RMM site names the PSA company it is linked to, or a PSA
@@ -179,7 +181,9 @@ SELECT o.source || ':' || o.source_id AS unique_id,
        CASE WHEN n.org_uid IS NULL THEN NULL::MAP(VARCHAR, INTEGER)
             ELSE coalesce(s.shared_children, MAP {}::MAP(VARCHAR, INTEGER)) END AS shared_children,
        coalesce(s.shared_pair_keys, []::VARCHAR[]) AS shared_pair_keys,
-       coalesce(n.n_children, 0) AS n_anchored_children,
+       -- by kind: an RMM holds devices and no people, so an IT Glue copy's people can never be shared with it
+       coalesce(n.n_devices, 0) AS n_anchored_devices,
+       coalesce(n.n_people, 0) AS n_anchored_people,
        -- one key per organization it is certainly one client with (both sides carry it)
        coalesce(oc.keys, []::VARCHAR[]) AS one_client_keys
 FROM stg_organizations o
@@ -199,7 +203,9 @@ LEFT JOIN (
                      nullif(regexp_extract(name, '\(([^()]+)\)\s*$', 1), ''), ''), '&', ' and '), '.', '')),
                      '[^a-z0-9]+', ' ', 'g')) AS branch_full
           FROM stg_organizations)) b USING (source, source_id)
-LEFT JOIN (SELECT org_uid, count(DISTINCT child_uid) AS n_children FROM org_child_anchor GROUP BY 1) n ON n.org_uid = o.source || ':' || o.source_id
+LEFT JOIN (SELECT org_uid, count(DISTINCT child_uid) FILTER (NOT starts_with(child_uid, 'contact:')) AS n_devices,
+                  count(DISTINCT child_uid) FILTER (starts_with(child_uid, 'contact:')) AS n_people
+           FROM org_child_anchor GROUP BY 1) n ON n.org_uid = o.source || ':' || o.source_id
 LEFT JOIN org_shared_children s ON s.org_uid = o.source || ':' || o.source_id
 LEFT JOIN org_mail_domain md ON md.org_uid = o.source || ':' || o.source_id
 LEFT JOIN (SELECT uid, list(pair_key) AS keys FROM (
