@@ -119,6 +119,31 @@ def test_plan_acts_on_proof_only():
 
 
 
+def test_a_psa_contact_with_a_phone_of_its_own_is_not_proposed_as_the_psas_duplicate():
+    # Kelly Gonzales and Kelly Gonzalez answer one mailbox at one client, each with a phone of her own. However
+    # sure linkage was of the pair, the PSA holding one person twice would not disagree with itself on the phone.
+    duplicates = [
+        {"entity_type": "contact", "cluster_id": "p1", "source": "connectwise", "source_id": "503932",
+         "role": "keep", "cause": "source_duplicate", "match_probability": 0.97, "keep_pair_probability": 1.0},
+        {"entity_type": "contact", "cluster_id": "p1", "source": "connectwise", "source_id": "504706",
+         "role": "duplicate", "cause": "source_duplicate", "match_probability": 0.97, "keep_pair_probability": 0.97},
+        {"entity_type": "contact", "cluster_id": "p2", "source": "connectwise", "source_id": "600001",
+         "role": "keep", "cause": "source_duplicate", "match_probability": 0.99, "keep_pair_probability": 1.0},
+        {"entity_type": "contact", "cluster_id": "p2", "source": "connectwise", "source_id": "600002",
+         "role": "duplicate", "cause": "source_duplicate", "match_probability": 0.99, "keep_pair_probability": 0.99},
+    ]
+    marts = MartRows(duplicates=duplicates, orphans=[], staged={}, record_counts={"contact": 10}, marts_present=True,
+                     pair_levels={
+                         frozenset({"connectwise:503932", "connectwise:504706"}):
+                             {"first_name_norm": 3, "last_name_norm": 2, "email_norm": 2, "phone_digits": 0},
+                         # entered twice: the same phone, or none on one of them
+                         frozenset({"connectwise:600001", "connectwise:600002"}):
+                             {"first_name_norm": 3, "last_name_norm": 3, "email_norm": 2, "phone_digits": -1}})
+    proposals, notes = plan(marts, {})
+    assert [(p.source_id, p.action) for p in proposals] == [("600002", "fix_in_psa")]
+    assert any("connectwise:504706" in n and "phone_digits" in n and "another person" in n for n in notes)
+
+
 def norm_name(name: str) -> str:
     con = duckdb.connect()
     con.execute(sql_file("staging/macros.sql"))

@@ -303,6 +303,11 @@ def choose_survivor(entity: str, present: list[dict], fetched: Mapping[tuple[str
     return keep, ""
 
 
+# A person's own identifiers: a PSA contact that disagrees with its survivor on one of them is not proposed as the
+# PSA's duplicate of it (fix_in_psa), however well the rest agrees.
+PERSON_KEYS = ("phone_digits", "email_norm")
+
+
 def _plan_source_duplicate(entity: str, cluster_id: str, rows: list[dict], fetched: Mapping[tuple[str, str], Fetched],
                            marts: MartRows) -> tuple[list[Proposal], list[str]]:
     """The PSA holds the thing twice: the fix is there. Prefer acting on the PSA's own duplicate record; when the marts
@@ -321,6 +326,14 @@ def _plan_source_duplicate(entity: str, cluster_id: str, rows: list[dict], fetch
         mine = marts.staged.get((entity, source, row["source_id"])) or {}
         theirs = marts.staged.get((entity, source, survivor["source_id"])) if survivor else None
         agreed, disagreed = marts.evidence(entity, source, row["source_id"], survivor["source_id"] if survivor else None)
+        against = sorted(set(disagreed) & set(PERSON_KEYS)) if entity == "contact" else []
+        if against:
+            # Two people answering one mailbox (kellyg@ for Kelly Gonzales and Kelly Gonzalez) each have a phone of
+            # their own; the PSA holding one person twice does not disagree with itself on it. Listed for a person.
+            notes.append(f"{entity} {source}:{row['source_id']} (cluster {cluster_id}): not proposed; it disagrees "
+                         f"with the survivor {survivor['source_id'] if survivor else '(none)'} on "
+                         f"{', '.join(against)}, so it may be another person")
+            continue
         record = fetched.get((entity, row["source_id"])) if source == "itglue" else None
         if record is not None and record.gone:
             continue
