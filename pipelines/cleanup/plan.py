@@ -407,8 +407,7 @@ _LIST_COLUMNS = ("fields_agreed", "fields_disagreed", "carries")
 
 def _actions_table(proposals: list[Proposal], batch_id: str) -> pa.Table:
     """The proposals as cleanup.actions rows, numbered in order (`<batch_id>-0001`, ...)."""
-    names = [f.name for f in fields(Proposal)]
-    columns: dict[str, list] = {n: [getattr(p, n) for p in proposals] for n in names}
+    columns: dict[str, list] = {f.name: [getattr(p, f.name) for p in proposals] for f in fields(Proposal)}
     columns["action_id"] = [f"{batch_id}-{k:04d}" for k in range(1, len(proposals) + 1)]
     columns["batch_id"] = [batch_id] * len(proposals)
     types = {c: pa.list_(pa.string()) if c in _LIST_COLUMNS else pa.float64() if c == "match_probability"
