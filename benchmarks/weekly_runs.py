@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--psa", default="autotask")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-full-relink", action="store_true", help="skip the third run (large tenants)")
+    parser.add_argument("--work", type=Path, help="keep the warehouse in this folder (default: a new temp folder)")
     args = parser.parse_args()
 
     import dagster as dg
@@ -109,7 +110,8 @@ def main() -> None:
     try:
         built = time.monotonic() - built
         env = env_for(url, sources) | {s.rate_limit.env: str(LIFTED) for s in all_sources() if s.rate_limit}
-        work = Path(tempfile.mkdtemp(prefix="weekly-runs-"))
+        work = args.work or Path(tempfile.mkdtemp(prefix="weekly-runs-"))
+        work.mkdir(parents=True, exist_ok=True)
         warehouse = Warehouse(work / "warehouse.duckdb")
         runs = []
         with dg.DagsterInstance.ephemeral() as instance:

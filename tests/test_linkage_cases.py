@@ -421,3 +421,33 @@ def test_an_organization_alike_in_name_holding_other_gear_at_another_domain_stay
     tables, _ = link(_copy_case(2, 3, "garzapricedental.com"), tmp_path)
     clusters = tables["marts.entity_clusters"]
     assert not same_cluster(clusters, "organization", ("itglue", "11"), ("itglue", "19"))
+
+
+def test_a_mac_on_many_machines_is_not_a_block_but_copies_carrying_it_still_link(tmp_path):
+    # Cisco AnyConnect's virtual adapter reports one MAC on every laptop that runs it: at 10,000 clients three such
+    # MACs made 14 million candidate pairs and ran the linkage out of memory. Twelve clients' laptops carry it
+    # here; every pair scored is kept (pair_floor 0), so the pair table is every pair the blocks made.
+    vpn_mac = "00059A3C7A00"
+    org_rows, devices = [], []
+    for n in range(12):
+        org_rows += [("autotask", f"{n}", f"Client {n} Dental", f"client {n} dental", None, None, T0),
+                     ("itglue", f"1{n}", f"Client {n} Dental", f"client {n} dental", "enabled", None, T0)]
+        devices += [cfg("autotask", f"lt{n}", f"{n}", f"lt-client{n}", f"SN-LT{n}", vpn_mac, config_type="laptop"),
+                    cfg("itglue", f"lt{n}", f"1{n}", f"lt-client{n}", None, vpn_mac, psa="enabled",
+                        config_type="laptop")]
+    # a reimaged desktop at client 0: new hostname, its own MAC, which still blocks
+    devices += [cfg("autotask", "pc0", "0", "ws-old-name", None, "3C52820A1B2C", config_type="workstation"),
+                cfg("itglue", "pc0", "10", "ws-new-name", None, "3C52820A1B2C", psa="enabled",
+                    config_type="workstation")]
+    options = LinkageOptions(train="priors", charts=False, pair_floor=0.0)
+    tables, _ = link({"organizations": orgs(*org_rows), "configurations": pl.DataFrame(devices)}, tmp_path, options)
+    pairs = tables["marts.match_pairs_configurations"]
+    laptops = pairs.filter(pl.col("source_id_l").str.starts_with("lt") & pl.col("source_id_r").str.starts_with("lt"))
+    # only each laptop's own copy: 12 pairs, not the 276 the shared MAC would block
+    assert laptops.height == 12
+    assert (laptops["source_id_l"] == laptops["source_id_r"]).all()
+    clusters = tables["marts.entity_clusters"]
+    for n in range(12):
+        assert same_cluster(clusters, "configuration", ("autotask", f"lt{n}"), ("itglue", f"lt{n}"))
+    assert not same_cluster(clusters, "configuration", ("autotask", "lt0"), ("autotask", "lt1"))
+    assert same_cluster(clusters, "configuration", ("autotask", "pc0"), ("itglue", "pc0"))

@@ -21,7 +21,7 @@ from pipelines.linkage.settings import EntitySpec
 log = logging.getLogger(__name__)
 
 MODEL_FORMAT = "msp-recon-linkage-model"
-MODEL_VERSION = 7  # bump whenever comparisons or levels change: older files then retrain (or stop)
+MODEL_VERSION = 8  # bump whenever comparisons or levels change: older files then retrain (or stop)
 OnMismatch = Literal["retrain", "fail"]
 
 

@@ -54,6 +54,7 @@ class LinkageOptions:
     max_u_pairs: float = 2e6
     max_orgs_per_anchor: int | None = None  # default: two per source present
     max_first_token_block: int = 60          # organizations sharing a first name word beyond this are not blocked on it
+    max_machines_per_block: int = 8          # a serial or MAC more machines of one system carry is not blocked on
     burst_min_records: int = 4               # manual records within burst_seconds either side: an import burst
     burst_seconds: int = 180                 # records made this close together were made in "the same minutes"
     pair_floor: float = 0.01                 # pairs below this probability are not kept in the pair tables
@@ -190,7 +191,8 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
     con, e = engine.con, spec.entity_type
     t0 = time.perf_counter()
     params = {"max_orgs_per_anchor": options.max_orgs_per_anchor or 0,
-              "max_first_token_block": options.max_first_token_block}
+              "max_first_token_block": options.max_first_token_block,
+              "max_machines_per_block": options.max_machines_per_block}
     if e == "organization" and not options.max_orgs_per_anchor:
         n_sources = con.execute("SELECT count(DISTINCT source) FROM stg_organizations").fetchall()[0][0]
         params["max_orgs_per_anchor"] = max(2, 2 * n_sources)

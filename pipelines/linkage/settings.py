@@ -295,11 +295,13 @@ CONFIGURATION = EntitySpec(
     input_sql="linkage/input_configurations.sql",
     input_table="configuration_input",
     columns=("org_cluster", "name_norm", "hostname_norm", "org_hostname", "serial_norm", "serial_copies", "mac_norm", "macs", "ip",
-             "config_type", "rmm_device_id", "mac_host_key", "serial_host_key", "org_host_words", "org_name_copies", "rmm_record_key"),
+             "config_type", "rmm_device_id", "mac_host_key", "serial_host_key", "org_host_words", "org_name_copies", "rmm_record_key",
+             "serial_block", "mac_block"),
     comparisons=configuration_comparisons,
     blocking=(
-        lambda: block_on("serial_norm"),
-        lambda: block_on("mac_norm"),
+        # serial_block / mac_block: the serial / MAC unless many machines carry it (input_configurations.sql)
+        lambda: block_on("serial_block"),
+        lambda: block_on("mac_block"),
         lambda: block_on("rmm_device_id"),
         lambda: block_on("rmm_record_key"),
         lambda: block_on("org_cluster", "hostname_norm"),
@@ -307,9 +309,9 @@ CONFIGURATION = EntitySpec(
         lambda: block_on("org_host_words", arrays_to_explode=["org_host_words"]),
     ),
     training_blocks=(
-        lambda: block_on("serial_norm"),
+        lambda: block_on("serial_block"),
         lambda: block_on("org_cluster", "hostname_norm"),
-        lambda: block_on("mac_norm"),
+        lambda: block_on("mac_block"),
     ),
     deterministic_rules=(lambda: block_on("rmm_device_id"), lambda: block_on("serial_norm", "mac_norm")),
     # an RMM uid both name; MAC and hostname, or a serial no clone shares and hostname: one device, whichever
