@@ -52,8 +52,11 @@ WRITER = threading.Lock()
 CACHE_SCHEMA = "cache"
 # Kept pages older than this are not reused: the linkage's freshness window (LinkageOptions.fresh_hours).
 CHECKPOINT_HOURS = 12
-# Pages written per DuckDB transaction: a crash loses at most these; 4 MB keeps one write short.
-FLUSH_PAGES, FLUSH_BYTES = 100, 4 * 1024 * 1024
+# When kept pages are written: every FLUSH_SECONDS (a crash loses at most that much fetching) or FLUSH_BYTES,
+# whichever comes first. Not every few pages: each write ends in a DuckDB checkpoint that rewrites the row group the
+# pages are appended to, so its cost grows with what is kept already (1.2 s per write at 400 MB), and writes every
+# 4 MB made a 10,000-client extraction quadratic (benchmarks/README.md, "10,000 clients").
+FLUSH_SECONDS, FLUSH_BYTES = 30.0, 64 * 1024 * 1024
 # Answers replayed from the cache carry these headers only (ConnectWise pages by its Link header).
 KEPT_HEADERS = ("content-type", "link")
 
@@ -123,6 +126,7 @@ class SourcePages:
                 self.kept_numbers.setdefault(lst, set()).add(number)
         self.pending: list[tuple] = []
         self.pending_bytes = 0
+        self.flushed_at = time.monotonic()
         self.reused = 0
         self.oldest_reused: datetime | None = None
 
@@ -186,10 +190,11 @@ class SourcePages:
                              response.status_code, response.headers.get("content-type"),
                              response.headers.get("link"), response.content, utc_now()))
         self.pending_bytes += len(response.content)
-        if len(self.pending) >= FLUSH_PAGES or self.pending_bytes >= FLUSH_BYTES:
+        if self.pending_bytes >= FLUSH_BYTES or time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
             await self.flush()
 
     async def flush(self) -> None:
+        self.flushed_at = time.monotonic()
         if self.pending:
             pending, self.pending, self.pending_bytes = self.pending, [], 0
             await asyncio.to_thread(self._write, pending)

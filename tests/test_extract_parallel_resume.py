@@ -250,3 +250,24 @@ def test_a_failing_source_fails_only_its_own_step_and_keeps_its_tables(sandbox, 
     assert counts["itglue_configurations"] == expected["itglue_configurations"]  # the UI's per-source row counts
     assert Warehouse(warehouse_path).row_counts("raw") == before  # Datto's tables as the first run left them
     assert before["datto_rmm_devices"] == expected["datto_rmm_devices"]
+
+
+def test_kept_pages_are_written_in_few_transactions_and_still_within_seconds(sandbox, warehouse_path, monkeypatch):
+    # Each write of kept pages ends in a checkpoint that rewrites what is kept already: written every few pages, a
+    # 10,000-client extraction spent minutes rewriting its own cache. A quick extraction writes once, at its end
+    import pipelines.extraction as extraction
+
+    store = Warehouse(warehouse_path)
+    writes = []
+    original = extraction.SourcePages._write
+    monkeypatch.setattr(extraction.SourcePages, "_write", lambda self, rows: (writes.append(len(rows)),
+                                                                              original(self, rows))[1])
+    _fail_after_device_pages(sandbox, store, served=5)
+    assert writes == [4]  # the four pages before the outage, in one transaction when the attempt failed
+    # a slow extraction still writes as it goes, so a killed run keeps what it fetched more than FLUSH_SECONDS ago
+    writes.clear()
+    with store.connect() as con:
+        con.execute("DELETE FROM cache.pages")
+    monkeypatch.setattr(extraction, "FLUSH_SECONDS", 0.0)
+    _fail_after_device_pages(sandbox, store, served=5)
+    assert writes == [1, 1, 1, 1]
