@@ -54,8 +54,8 @@ CACHE_SCHEMA = "cache"
 CHECKPOINT_HOURS = 12
 # When kept pages are written: every FLUSH_SECONDS (a crash loses at most that much fetching) or FLUSH_BYTES,
 # whichever comes first. Not every few pages: each write ends in a DuckDB checkpoint that rewrites the row group the
-# pages are appended to, so its cost grows with what is kept already (1.2 s per write at 400 MB), and writes every
-# 4 MB made a 10,000-client extraction quadratic (benchmarks/README.md, "10,000 clients").
+# pages are appended to, so its cost grows with what is kept already (0.09 s per write with 4 MB kept, 1.25 s with
+# 228 MB: benchmarks/README.md, "10,000 clients"), and a write every 4 MB made the cache's cost quadratic.
 FLUSH_SECONDS, FLUSH_BYTES = 30.0, 64 * 1024 * 1024
 # Answers replayed from the cache carry these headers only (ConnectWise pages by its Link header).
 KEPT_HEADERS = ("content-type", "link")
