@@ -78,6 +78,33 @@ class Warehouse:
                 con.close()
                 make_private(self.path, Path(f"{self.path}.wal"))
 
+    @contextmanager
+    def attached(self, con: duckdb.DuckDBPyConnection, alias: str = "warehouse",
+                 read_only: bool = False) -> Iterator[str]:
+        """The warehouse ATTACHed to another DuckDB connection (the linkage engine's) as `alias`: its queries read
+        and write the warehouse's tables directly, in parallel, with no Arrow copy between two databases, and within
+        that connection's one memory limit. Detached on exit; same errors and file modes as `connect`."""
+        _check_identifier(alias)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        path = str(self.path).replace("'", "''")
+        with owner_only():
+            make_private(self.path, Path(f"{self.path}.wal"))
+            try:
+                con.execute(f"ATTACH '{path}' AS {alias}" + (" (READ_ONLY)" if read_only else ""))
+            except duckdb.Error as exc:
+                raise _open_error(self.path, exc) from None
+            try:
+                if not read_only:
+                    for schema in SCHEMAS:
+                        con.execute(f"CREATE SCHEMA IF NOT EXISTS {alias}.{schema}")
+                yield alias
+            except duckdb.Error as exc:
+                raise _damage_found(self.path, exc) from None
+            finally:
+                con.execute(f"DETACH {alias}")
+                make_private(self.path, Path(f"{self.path}.wal"))
+
     def replace_tables(self, schema: str, frames: Mapping[str, pl.DataFrame]) -> None:
         """Swap in every table at once: either all of `frames` replace their tables, or none does.
 

@@ -12,11 +12,14 @@ import itertools
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 from splink.internals.splink_dataframe import SplinkDataFrame
 
@@ -46,6 +49,20 @@ class LinkageEngine:
         arrow = self.con.sql(f"SELECT * FROM {local_table}").to_arrow_table()
         spark_df = self.db_api.spark.createDataFrame(arrow)
         return self.db_api.register(spark_df, dataset_display_name=display_name, table_name=name)
+
+    @contextmanager
+    def scan(self, value: object, alias: str = "_incoming") -> Iterator[str]:
+        """A name `con` can SELECT from for an input: a table name as given (a table the connection reads itself,
+        such as an attached warehouse's), or a polars/Arrow frame, a Parquet dataset or a stream registered as
+        `alias` for the duration (scanned where it is, not copied into Python)."""
+        if isinstance(value, str):
+            yield value
+            return
+        self.con.register(alias, value.to_arrow() if isinstance(value, pl.DataFrame) else value)
+        try:
+            yield alias
+        finally:
+            self.con.unregister(alias)
 
     def fetch(self, sdf: SplinkDataFrame, local_table: str, columns: str = "*", where: str = "") -> None:
         """Materialise a Splink result as a table of `con` (a no-copy CREATE TABLE AS on DuckDB)."""

@@ -25,8 +25,6 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import polars as pl
-import pyarrow as pa
 from splink import Linker
 
 from pipelines.linkage.backend import LinkageEngine
@@ -49,37 +47,27 @@ class Plan:
     model_fingerprint: str
 
 
-def previous_tables(con, table_exists) -> dict[str, pa.Table]:
-    """The previous run's fingerprints and scored pairs from the warehouse, for `history` (absent ones left out)."""
-    out: dict[str, pa.Table] = {}
-    if table_exists(con, "linkage", FINGERPRINTS):
-        out[FINGERPRINTS] = con.sql(f"SELECT * FROM linkage.{FINGERPRINTS}").to_arrow_table()
-    for table in ENTITY_TABLES.values():
-        if table_exists(con, "marts", f"match_pairs_{table}"):
-            out[f"match_pairs_{table}"] = con.sql(f"SELECT * FROM marts.match_pairs_{table}").to_arrow_table()
-    return out
+def previous_table_names() -> list[tuple[str, str]]:
+    """(schema, table) of the previous run's fingerprints and scored pairs in the warehouse, for `history`."""
+    return [("linkage", FINGERPRINTS), *(("marts", f"match_pairs_{t}") for t in ENTITY_TABLES.values())]
 
 
 def load_previous(engine: LinkageEngine, history: Mapping[str, object] | None) -> None:
-    """prev_fingerprints and prev_pairs_<entity> in the engine's connection (absent: no such temp table)."""
+    """prev_fingerprints and prev_pairs_<entity> in the engine's connection (absent: no such temp table). A value is
+    a frame or a table name the engine reads (link_staging's `history`)."""
     con = engine.con
     history = history or {}
     for e, table in ENTITY_TABLES.items():
         con.execute(f"DROP TABLE IF EXISTS prev_pairs_{e}")
         frame = history.get(f"match_pairs_{table}")
         if frame is not None:
-            _create(con, f"prev_pairs_{e}", frame, "* EXCLUDE (entity_type)")
+            with engine.scan(frame, "_prev") as prev:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE prev_pairs_{e} AS SELECT * EXCLUDE (entity_type) FROM {prev}")
     con.execute("DROP TABLE IF EXISTS prev_fingerprints")
     frame = history.get(FINGERPRINTS)
     if frame is not None:
-        _create(con, "prev_fingerprints", frame, "*")
-
-
-def _create(con, name: str, frame, columns: str) -> None:
-    arrow = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
-    con.register("_prev", arrow)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} FROM _prev")
-    con.unregister("_prev")
+        with engine.scan(frame, "_prev") as prev:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE prev_fingerprints AS SELECT * FROM {prev}")
 
 
 def portable_model(settings) -> dict:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-import polars as pl
 import pyarrow as pa
 from splink import Linker
 
@@ -36,7 +35,6 @@ from pipelines.warehouse import SQL_DIR, Warehouse, table_exists
 log = logging.getLogger(__name__)
 
 STAGING_TABLES = ENTITY_TABLES
-WRITE_BATCH_ROWS = 100_000  # rows of an output table in Python at once while it is written to the warehouse
 # "priors": score with the domain priors of settings.py, neither loading nor training (tiny tenants, tests)
 TrainMode = Literal["if_missing", "always", "never", "priors"]
 
@@ -82,7 +80,8 @@ def _sql(relative: str, **params: object) -> str:
 
 
 def _load_staging(engine: LinkageEngine, staging: Mapping[str, object]) -> None:
-    """stg_<table> for each entity: the staged frame on the staging shape (missing columns NULL, types fixed)."""
+    """stg_<table> for each entity: the staged frame on the staging shape (missing columns NULL, types fixed). A value
+    is a frame (polars, Arrow, a Parquet dataset, a stream) or the name of a table the engine reads directly."""
     con = engine.con
     con.execute((SQL_DIR / "staging" / "shape.sql").read_text())
     for table in STAGING_TABLES.values():
@@ -90,14 +89,12 @@ def _load_staging(engine: LinkageEngine, staging: Mapping[str, object]) -> None:
         if frame is None:
             con.execute(f"CREATE OR REPLACE TEMP TABLE stg_{table} AS SELECT * FROM {table}_shape")
             continue
-        # Arrow (a table, a dataset of Parquet files, a stream) is scanned where it is, not copied into Python
-        con.register("_incoming", frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame)
-        cols = [r[0] for r in con.execute(f"DESCRIBE {table}_shape").fetchall()]
-        present = {r[0] for r in con.execute("DESCRIBE _incoming").fetchall()}
-        # BY NAME onto the shape: columns a hand-built or older frame lacks are NULL, types follow the shape
-        con.execute(f"CREATE OR REPLACE TEMP TABLE stg_{table} AS SELECT * FROM {table}_shape "
-                    f"UNION ALL BY NAME SELECT {', '.join(c for c in cols if c in present)} FROM _incoming")
-        con.unregister("_incoming")
+        with engine.scan(frame) as incoming:
+            cols = [r[0] for r in con.execute(f"DESCRIBE {table}_shape").fetchall()]
+            present = {r[0] for r in con.execute(f"DESCRIBE {incoming}").fetchall()}
+            # BY NAME onto the shape: columns a hand-built or older frame lacks are NULL, types follow the shape
+            con.execute(f"CREATE OR REPLACE TEMP TABLE stg_{table} AS SELECT * FROM {table}_shape "
+                        f"UNION ALL BY NAME SELECT {', '.join(c for c in cols if c in present)} FROM {incoming}")
     roles = [(s, r, t) for s, (r, t) in SOURCE_ROLES.items()]
     con.execute("CREATE OR REPLACE TEMP TABLE source_roles (source VARCHAR, role VARCHAR, psa_link_target VARCHAR)")
     con.executemany("INSERT INTO source_roles VALUES (?, ?, ?)", roles)
@@ -116,11 +113,9 @@ def _load_history(engine: LinkageEngine, history: Mapping[str, object] | None, r
     for name, shape in shapes.items():
         con.execute(f"CREATE OR REPLACE TEMP TABLE prev_{name} ({shape})")
         frame = (history or {}).get(name)
-        if frame is not None and len(frame):
-            arrow = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
-            con.register("_hist", arrow)
-            con.execute(f"INSERT INTO prev_{name} BY NAME SELECT * FROM _hist")
-            con.unregister("_hist")
+        if frame is not None:
+            with engine.scan(frame, "_hist") as hist:
+                con.execute(f"INSERT INTO prev_{name} BY NAME SELECT * FROM {hist}")
 
 
 def _temp_tables(con) -> set[str]:
@@ -305,14 +300,16 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
 def link_staging(staging: Mapping[str, object], store: ModelStore, *, history: Mapping[str, object] | None = None,
                  run_at: datetime | None = None, options: LinkageOptions | None = None,
                  charts_dir: Path | None = None, entity_types: tuple[str, ...] = ENTITY_TYPES,
-                 write_to: Warehouse | None = None) -> LinkageResult:
+                 write_to: Warehouse | None = None, read_from: Warehouse | None = None) -> LinkageResult:
     """Link staged records of every source and build the marts.
 
     `staging` maps "organizations"/"configurations"/"contacts" to polars or Arrow frames in the staging shape
     (sql/staging/README.md); a missing or empty one is an empty table. `history` holds the previous run's
     "record_history"/"link_history". Returns tables named like their warehouse tables ("marts.duplicates", ...);
     with `write_to`, the tables are instead written to that warehouse in one transaction as they are read (a
-    tenant's pair tables are far larger than anything else the run holds) and `result.tables` is empty.
+    tenant's pair tables are far larger than anything else the run holds) and `result.tables` is empty. With
+    `read_from`, staging and history are read from that warehouse, attached to the engine: no copy in Python (the
+    weekly run; `staging` and `history` then add to or replace what it holds, e.g. the dismissed pairs).
     """
     options = options or LinkageOptions()
     run_at = run_at or datetime.now(UTC)
@@ -321,9 +318,12 @@ def link_staging(staging: Mapping[str, object], store: ModelStore, *, history: M
     try:
         con = engine.con
         t0 = time.perf_counter()
-        _load_staging(engine, staging)
-        _load_history(engine, history, run_at)
-        incremental.load_previous(engine, history)
+        if read_from is None:
+            _load_inputs(engine, staging, history, run_at)
+        else:
+            with read_from.attached(con, "staged", read_only=True) as alias:
+                held = _warehouse_inputs(con, alias)
+                _load_inputs(engine, {**held["staging"], **staging}, {**held["history"], **(history or {})}, run_at)
         timings["load"] = time.perf_counter() - t0
         infos: dict[str, dict] = {}
         for e in ENTITY_TYPES:
@@ -359,6 +359,25 @@ def link_staging(staging: Mapping[str, object], store: ModelStore, *, history: M
         engine.close()
 
 
+def _load_inputs(engine: LinkageEngine, staging: Mapping[str, object], history: Mapping[str, object] | None,
+                 run_at: datetime) -> None:
+    _load_staging(engine, staging)
+    _load_history(engine, history, run_at)
+    incremental.load_previous(engine, history)
+
+
+def _warehouse_inputs(con, alias: str) -> dict[str, dict[str, str]]:
+    """The names of the staging tables and the previous run's history in a warehouse attached as `alias` (absent
+    ones left out), for link_staging's `staging` and `history`."""
+    held = {(s, t) for s, t in con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = ?", [alias]).fetchall()}
+    staging = {t: f'{alias}.staging."{t}"' for t in STAGING_TABLES.values() if ("staging", t) in held}
+    history = {n: f'{alias}.linkage."{n}"' for n in ("record_history", "link_history") if ("linkage", n) in held}
+    history.update({name: f'{alias}.{schema}."{name}"' for schema, name in incremental.previous_table_names()
+                    if (schema, name) in held})
+    return {"staging": staging, "history": history}
+
+
 def _build_marts(engine: LinkageEngine, entity_types: tuple[str, ...], options: LinkageOptions) -> dict[str, str]:
     """Build the marts in the engine's connection; returns the query that reads each output table."""
     con = engine.con
@@ -389,30 +408,28 @@ def _build_marts(engine: LinkageEngine, entity_types: tuple[str, ...], options: 
     }
     for e in entity_types:
         # why two records are one thing: every comparison's agreement level (gamma_*) and match weight (mw_*); the
-        # pair table was fetched with only those columns (_link_entity)
-        queries[f"marts.match_pairs_{STAGING_TABLES[e]}"] = (f"SELECT '{e}' AS entity_type, * FROM pairs_{e} "
-                                                             "ORDER BY match_weight DESC")
+        # pair table was fetched with only those columns (_link_entity). Not sorted: a million wide pairs sorted by
+        # weight under the memory limit took 9 of a run's 63 s, and whoever reads them says the order they want
+        queries[f"marts.match_pairs_{STAGING_TABLES[e]}"] = f"SELECT '{e}' AS entity_type, * FROM pairs_{e}"
     return queries
 
 
 def _write_marts(engine: LinkageEngine, queries: dict[str, str], warehouse: Warehouse) -> dict[str, int]:
-    """Swap every output table in one transaction (a failed run leaves the previous marts whole), each streamed from
-    the engine's connection in record batches: no table is ever whole in Python. Returns the row counts."""
+    """Swap every output table in one transaction (a failed run leaves the previous marts whole). The warehouse is
+    attached to the engine's own connection, so each table is written by DuckDB from the engine's tables in parallel
+    and within the engine's one memory limit: nothing passes through Python. Returns the row counts."""
     counts: dict[str, int] = {}
-    with warehouse.connect() as out:
-        # the warehouse's DuckDB within the same bound as the engine's: what it writes goes to its file, not memory
-        out.execute("SET memory_limit = ?", [engine.memory_limit])
-        out.execute("BEGIN TRANSACTION")
+    con = engine.con
+    with warehouse.attached(con, "warehouse") as wh:
+        con.execute("BEGIN TRANSACTION")
         try:
             for qualified, query in queries.items():
                 schema, name = qualified.split(".")
-                out.register("_out", engine.con.sql(query).fetch_record_batch(WRITE_BATCH_ROWS))
-                out.execute(f'CREATE OR REPLACE TABLE {schema}."{name}" AS SELECT * FROM _out')
-                out.unregister("_out")
-                counts[qualified] = out.execute(f'SELECT count(*) FROM {schema}."{name}"').fetchall()[0][0]
-            out.execute("COMMIT")
+                con.execute(f'CREATE OR REPLACE TABLE {wh}.{schema}."{name}" AS {query}')
+                counts[qualified] = con.execute(f'SELECT count(*) FROM {wh}.{schema}."{name}"').fetchall()[0][0]
+            con.execute("COMMIT")
         except BaseException:
-            out.execute("ROLLBACK")
+            con.execute("ROLLBACK")
             raise
     return counts
 
@@ -442,7 +459,8 @@ def default_charts_dir(warehouse: Warehouse) -> Path:
 
 
 def read_staging(warehouse: Warehouse) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
-    """Staging tables and the previous run's history from the warehouse (absent tables are left out)."""
+    """Staging tables and the previous run's history from the warehouse as Arrow (absent tables are left out): for
+    tests and benchmarks that link them by hand; the weekly run reads them in place (`run_linkage`)."""
     staging, history = {}, {}
     with warehouse.connect() as con:
         for table in STAGING_TABLES.values():
@@ -451,10 +469,17 @@ def read_staging(warehouse: Warehouse) -> tuple[dict[str, pa.Table], dict[str, p
         for name in ("record_history", "link_history"):
             if table_exists(con, "linkage", name):
                 history[name] = con.sql(f"SELECT * FROM linkage.{name}").to_arrow_table()
-        if (dismissed := kept_apart.read(con)) is not None:
-            history["kept_apart"] = dismissed  # pairs a person dismissed
-        history.update(incremental.previous_tables(con, table_exists))  # what the last run scored
+        history.update(_dismissed(con))
+        for schema, name in incremental.previous_table_names():  # what the last run scored
+            if table_exists(con, schema, name):
+                history[name] = con.sql(f'SELECT * FROM {schema}."{name}"').to_arrow_table()
     return staging, history
+
+
+def _dismissed(con) -> dict[str, pa.Table]:
+    """The pairs a person dismissed, for `history` (their signatures are checked in Python, so read here)."""
+    dismissed = kept_apart.read(con)
+    return {} if dismissed is None else {"kept_apart": dismissed}
 
 
 def write_results(warehouse: Warehouse, result: LinkageResult) -> None:
@@ -477,11 +502,12 @@ def run_linkage(warehouse: Warehouse, *, options: LinkageOptions | None = None,
                 model_dir: Path | None = None, charts_dir: Path | None = None) -> LinkageResult:
     """The weekly step: link the warehouse's staging tables with the saved models (trained if missing), write the
     marts and history back. Returns the result (metrics, chart paths) for the asset's metadata."""
-    staging, history = read_staging(warehouse)
+    with warehouse.connect(read_only=True) as con:
+        dismissed = _dismissed(con)
     store = ModelStore(model_dir or default_model_dir(warehouse))
-    result = link_staging(staging, store, history=history, options=options,
-                          charts_dir=charts_dir or default_charts_dir(warehouse), write_to=warehouse)
-    return result
+    # staging and last week's pairs are read where they are (a weekly run's largest inputs), not copied through Python
+    return link_staging({}, store, history=dismissed, options=options,
+                        charts_dir=charts_dir or default_charts_dir(warehouse), read_from=warehouse, write_to=warehouse)
 
 
 def train_models(warehouse: Warehouse, *, model_dir: Path | None = None,

@@ -4,30 +4,38 @@
 -- Reads stg_organizations, stg_configurations, stg_contacts, source_roles; {max_orgs_per_anchor} and
 -- {max_first_token_block} are integers.
 
+-- Each configuration once with what both anchor tables below read of it: its organization, its own id and `label`,
+-- which thing of its system it is (a device's hostname): copies of one device share it, VM clones sharing a BIOS
+-- serial do not. Computed once here, not once per identifier (a regexp over a million records, three times).
+CREATE OR REPLACE TEMP TABLE org_child_device AS
+SELECT c.source || ':' || c.organization_source_id AS org_uid, c.source || ':' || c.source_id AS child_uid,
+       c.source AS child_source, c.serial_norm, c.mac_norm, c.rmm_device_id,
+       coalesce(c.hostname_norm, c.name_norm) AS host,
+       regexp_replace(lower(coalesce(c.hostname_norm, c.name_norm, c.source_id)), '[^a-z0-9]', '', 'g') AS label,
+       coalesce(c.is_deleted, FALSE) AS is_deleted,
+       CASE WHEN r.role = 'rmm' THEN c.source || ':' || c.source_id
+            WHEN c.rmm_source IS NOT NULL AND c.rmm_device_id IS NOT NULL THEN c.rmm_source || ':' || c.rmm_device_id
+       END AS rmm_record_key
+FROM stg_configurations c LEFT JOIN source_roles r USING (source)
+WHERE c.organization_source_id IS NOT NULL;
+
 CREATE OR REPLACE TEMP TABLE org_child_anchor AS
 WITH keyed AS (
     -- one row per (organization, child, identifier); a plain UNION ALL per identifier column, no lists to unnest.
-    -- `label` says which thing of its system the child is (a device's hostname, a person's first name): copies of
-    -- one device share it, VM clones sharing a BIOS serial do not
-    SELECT DISTINCT org_uid, child_uid, child_source, anchor, label FROM (
-        SELECT source || ':' || organization_source_id AS org_uid, source || ':' || source_id AS child_uid,
-               source AS child_source, 's:' || serial_norm AS anchor,
-               regexp_replace(lower(coalesce(hostname_norm, name_norm, source_id)), '[^a-z0-9]', '', 'g') AS label
-        FROM stg_configurations WHERE organization_source_id IS NOT NULL AND serial_norm IS NOT NULL
-        UNION ALL
-        SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'm:' || mac_norm,
-               regexp_replace(lower(coalesce(hostname_norm, name_norm, source_id)), '[^a-z0-9]', '', 'g')
-        FROM stg_configurations WHERE organization_source_id IS NOT NULL AND mac_norm IS NOT NULL
-        UNION ALL
-        SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'r:' || rmm_device_id,
-               regexp_replace(lower(coalesce(hostname_norm, name_norm, source_id)), '[^a-z0-9]', '', 'g')
-        FROM stg_configurations WHERE organization_source_id IS NOT NULL AND rmm_device_id IS NOT NULL
-        UNION ALL
-        -- a person, not a mailbox: franchise branches share a domain and mailboxes like maria@ or info@ that
-        -- different people answer, so an address counts only together with the name of the person it belongs to
-        SELECT source || ':' || organization_source_id, 'contact:' || source || ':' || source_id, 'contact:' || source,
-               'e:' || email_norm || '|' || coalesce(last_name_norm, ''), coalesce(first_name_norm, source_id)
-        FROM stg_contacts WHERE organization_source_id IS NOT NULL AND email_norm IS NOT NULL)
+    -- Already distinct: a record is staged once per source and each branch carries its own anchor prefix
+    SELECT org_uid, child_uid, child_source, 's:' || serial_norm AS anchor, label
+    FROM org_child_device WHERE serial_norm IS NOT NULL
+    UNION ALL
+    SELECT org_uid, child_uid, child_source, 'm:' || mac_norm, label FROM org_child_device WHERE mac_norm IS NOT NULL
+    UNION ALL
+    SELECT org_uid, child_uid, child_source, 'r:' || rmm_device_id, label
+    FROM org_child_device WHERE rmm_device_id IS NOT NULL
+    UNION ALL
+    -- a person, not a mailbox: franchise branches share a domain and mailboxes like maria@ or info@ that
+    -- different people answer, so an address counts only together with the name of the person it belongs to
+    SELECT source || ':' || organization_source_id, 'contact:' || source || ':' || source_id, 'contact:' || source,
+           'e:' || email_norm || '|' || coalesce(last_name_norm, ''), coalesce(first_name_norm, source_id)
+    FROM stg_contacts WHERE organization_source_id IS NOT NULL AND email_norm IS NOT NULL
 ), per_system AS (
     SELECT anchor, child_source, count(*) AS n_children, count(DISTINCT label) AS n_labels,
            count(DISTINCT org_uid) AS n_orgs
@@ -65,35 +73,24 @@ FROM pairs GROUP BY uid_a;
 -- anchor names a hostname, so clones do not share one), say nothing.
 CREATE OR REPLACE TEMP TABLE org_one_client AS
 WITH keyed AS (
-    SELECT DISTINCT org_uid, child_uid, child_source, anchor FROM (
-        SELECT source || ':' || organization_source_id AS org_uid, source || ':' || source_id AS child_uid,
-               source AS child_source, 'mh:' || mac_norm || '|' || coalesce(hostname_norm, name_norm) AS anchor
-        FROM stg_configurations
-        WHERE organization_source_id IS NOT NULL AND mac_norm IS NOT NULL
-          AND coalesce(hostname_norm, name_norm) IS NOT NULL AND NOT coalesce(is_deleted, FALSE)
-        UNION ALL
-        SELECT source || ':' || organization_source_id, source || ':' || source_id, source,
-               'sh:' || serial_norm || '|' || coalesce(hostname_norm, name_norm)
-        FROM stg_configurations
-        WHERE organization_source_id IS NOT NULL AND serial_norm IS NOT NULL
-          AND coalesce(hostname_norm, name_norm) IS NOT NULL AND NOT coalesce(is_deleted, FALSE)
-        UNION ALL
-        SELECT source || ':' || organization_source_id, source || ':' || source_id, source, 'r:' || rmm_device_id
-        FROM stg_configurations
-        WHERE organization_source_id IS NOT NULL AND rmm_device_id IS NOT NULL AND NOT coalesce(is_deleted, FALSE)
-        UNION ALL
-        -- the RMM record itself: its own id in its RMM, or the id an IT Glue copy's rmm-records name
-        SELECT c.source || ':' || c.organization_source_id, c.source || ':' || c.source_id, c.source,
-               'k:' || CASE WHEN r.role = 'rmm' THEN c.source || ':' || c.source_id
-                            ELSE c.rmm_source || ':' || c.rmm_device_id END
-        FROM stg_configurations c LEFT JOIN source_roles r USING (source)
-        WHERE c.organization_source_id IS NOT NULL AND NOT coalesce(c.is_deleted, FALSE)
-          AND (r.role = 'rmm' OR (c.rmm_source IS NOT NULL AND c.rmm_device_id IS NOT NULL))
-        UNION ALL
-        SELECT source || ':' || organization_source_id, 'contact:' || source || ':' || source_id, 'contact:' || source,
-               'e:' || email_norm || '|' || last_name_norm
-        FROM stg_contacts
-        WHERE organization_source_id IS NOT NULL AND email_norm IS NOT NULL AND last_name_norm IS NOT NULL)
+    -- already distinct, as above
+    SELECT org_uid, child_uid, child_source, 'mh:' || mac_norm || '|' || host AS anchor
+    FROM org_child_device WHERE mac_norm IS NOT NULL AND host IS NOT NULL AND NOT is_deleted
+    UNION ALL
+    SELECT org_uid, child_uid, child_source, 'sh:' || serial_norm || '|' || host
+    FROM org_child_device WHERE serial_norm IS NOT NULL AND host IS NOT NULL AND NOT is_deleted
+    UNION ALL
+    SELECT org_uid, child_uid, child_source, 'r:' || rmm_device_id
+    FROM org_child_device WHERE rmm_device_id IS NOT NULL AND NOT is_deleted
+    UNION ALL
+    -- the RMM record itself: its own id in its RMM, or the id an IT Glue copy's rmm-records name
+    SELECT org_uid, child_uid, child_source, 'k:' || rmm_record_key
+    FROM org_child_device WHERE rmm_record_key IS NOT NULL AND NOT is_deleted
+    UNION ALL
+    SELECT source || ':' || organization_source_id, 'contact:' || source || ':' || source_id, 'contact:' || source,
+           'e:' || email_norm || '|' || last_name_norm
+    FROM stg_contacts
+    WHERE organization_source_id IS NOT NULL AND email_norm IS NOT NULL AND last_name_norm IS NOT NULL
 ), usable AS (
     SELECT anchor FROM (SELECT anchor, child_source, count(*) AS n_children, count(DISTINCT org_uid) AS n_orgs
                         FROM keyed GROUP BY ALL)
