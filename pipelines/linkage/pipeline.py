@@ -6,6 +6,7 @@ the marts (clusters, duplicates with cause and keep, orphans, pair tables with m
 """
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,10 @@ class LinkageOptions:
     burst_min_records: int = 4               # manual records within burst_seconds either side: an import burst
     burst_seconds: int = 180                 # records made this close together were made in "the same minutes"
     pair_floor: float = 0.01                 # pairs below this probability are not kept in the pair tables
+    # a full prediction scores the records in chunks of this many (Splink's num_chunks_right): at 10M configurations
+    # one pass held ~100M blocked pairs with both records' columns and spilled past 45 GB; chunks are scored and
+    # dropped one at a time, and a tenant up to this size is one chunk
+    predict_chunk_records: int = 1_000_000
     fresh_hours: int = 12                    # a source extracted this long before IT Glue is still this run's
     thresholds: dict[str, float] = field(default_factory=dict)  # per entity type, else the spec's
     full_relink: bool = False                # score every record, not only those new or changed since the last run
@@ -252,7 +257,11 @@ def _link_entity(engine: LinkageEngine, spec: EntitySpec, store: ModelStore, opt
     info.update(plan=plan, scored_records=plan.scored_records, relink=plan.reason)
     predictions = None
     if plan.full:
-        predictions = linker.inference.predict(threshold_match_probability=options.pair_floor)
+        chunks = max(1, math.ceil(n_records / max(1, options.predict_chunk_records)))
+        predictions = linker.inference.predict(threshold_match_probability=options.pair_floor,
+                                               **({"num_chunks_left": 1, "num_chunks_right": chunks}
+                                                  if chunks > 1 else {}))
+        info["predict_chunks"] = chunks
         fetch_pairs(predictions, f"pairs_{e}")
     else:
         incremental.score_changed(engine, spec, linker, sources, fetch_pairs, options.pair_floor)
