@@ -101,8 +101,10 @@ def run(n_configurations: int, threads: int, memory_limit: str, runs: list[str],
                     [sys.executable, __file__, "--one", str(n_configurations), "--train", train, "--model-dir", tmp,
                      "--threads", str(threads), "--memory-limit", memory_limit, "--tenant",
                      str(tenant / "tenant.duckdb")],
-                    check=True, capture_output=True, text=True).stdout
-                r = json.loads(out.strip().splitlines()[-1])
+                    capture_output=True, text=True)
+                if out.returncode:  # the run's own error, not only its exit status
+                    sys.exit(f"{label} failed (exit {out.returncode}):\n{out.stderr[-4000:]}")
+                r = json.loads(out.stdout.strip().splitlines()[-1])
                 stages = ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items())
                 held = (f"{r['peak_before_link_mb']:,.0f} MB of it the generated tenant" if train == "reference"
                         else f"{r['peak_before_link_mb']:,.0f} MB before linking")
