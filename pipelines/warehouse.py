@@ -62,21 +62,10 @@ class Warehouse:
             finally:
                 con.close()
             return
-        with owner_only():  # the warehouse holds audit data: it and its WAL are 0600
-            make_private(self.path, Path(f"{self.path}.wal"))
-            try:
-                con = duckdb.connect(str(self.path))
-            except duckdb.Error as exc:
-                raise _open_error(self.path, exc) from None
-            try:
-                for schema in SCHEMAS:
-                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-                yield con
-            except duckdb.Error as exc:
-                raise _damage_found(self.path, exc) from None
-            finally:
-                con.close()
-                make_private(self.path, Path(f"{self.path}.wal"))
+        with self._opened(lambda: duckdb.connect(str(self.path)), lambda con: con.close()) as con:
+            for schema in SCHEMAS:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            yield con
 
     @contextmanager
     def attached(self, con: duckdb.DuckDBPyConnection, alias: str = "warehouse",
@@ -88,21 +77,29 @@ class Warehouse:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         path = str(self.path).replace("'", "''")
+        with self._opened(lambda: con.execute(f"ATTACH '{path}' AS {alias}" + (" (READ_ONLY)" if read_only else "")),
+                          lambda _: con.execute(f"DETACH {alias}")):
+            if not read_only:
+                for schema in SCHEMAS:
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {alias}.{schema}")
+            yield alias
+
+    @contextmanager
+    def _opened(self, open_, close) -> Iterator:
+        """Open the file for writing (as a connection or an attachment), then close it, with the file and its WAL
+        kept 0600 (the warehouse holds audit data) and DuckDB's errors turned into ones that say what is wrong."""
         with owner_only():
             make_private(self.path, Path(f"{self.path}.wal"))
             try:
-                con.execute(f"ATTACH '{path}' AS {alias}" + (" (READ_ONLY)" if read_only else ""))
+                handle = open_()
             except duckdb.Error as exc:
                 raise _open_error(self.path, exc) from None
             try:
-                if not read_only:
-                    for schema in SCHEMAS:
-                        con.execute(f"CREATE SCHEMA IF NOT EXISTS {alias}.{schema}")
-                yield alias
+                yield handle
             except duckdb.Error as exc:
                 raise _damage_found(self.path, exc) from None
             finally:
-                con.execute(f"DETACH {alias}")
+                close(handle)
                 make_private(self.path, Path(f"{self.path}.wal"))
 
     def replace_tables(self, schema: str, frames: Mapping[str, pl.DataFrame]) -> None:

@@ -46,12 +46,17 @@ WITH manual AS (
     JOIN members b ON a.entity_type = b.entity_type AND a.cluster_id = b.cluster_id AND a.source = b.source
                   AND (a.created_at, a.unique_id) < (b.created_at, b.unique_id)
     WHERE a.session_id IS NOT NULL AND b.session_id IS NOT NULL
-), repeated_imports AS (
+), repeated_sessions AS (
     -- the same two sessions made copies of other things too: one sheet imported twice. A copy made by hand at
     -- some moment has no such twin.
+    -- (counted with GROUP BY, which DuckDB spills to disk, not with count(DISTINCT) over a window: a busy
+    -- afternoon is one long session, and at 10M configurations that window ran out of memory at an 8 GB limit)
+    SELECT session_first, session_second
+    FROM (SELECT DISTINCT session_first, session_second, entity_type, cluster_id FROM copy_pairs)
+    GROUP BY ALL HAVING count(*) >= 2
+), repeated_imports AS (
     SELECT DISTINCT entity_type, cluster_id, source
-    FROM copy_pairs
-    QUALIFY count(DISTINCT (entity_type, cluster_id)) OVER (PARTITION BY session_first, session_second) >= 2
+    FROM copy_pairs SEMI JOIN repeated_sessions USING (session_first, session_second)
 ), grouped AS (
     SELECT entity_type, cluster_id, source, any_value(role) AS role,
            count(*) FILTER (WHERE psa_integration IS NOT NULL) AS n_synced,
