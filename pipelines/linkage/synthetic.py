@@ -111,7 +111,9 @@ def synthetic_tenant(n_clients: int = 40, devices_per_client: int = 30, contacts
         .otherwise(pl.lit("SN") + (pl.col("device") * 7919 + 104729 + seed).cast(pl.String).str.zfill(9))
         .alias("serial"),
         pl.when(pl.col("u2") < 0.03).then(None)
-        .otherwise(pl.lit("005056") + (pl.col("device") + seed * 1_000_000).cast(pl.String).str.zfill(6).str.slice(-6))
+        # one MAC per device at any size: six digits after the OUI wrapped at a million devices, and at 10M
+        # configurations (3.4M devices) unrelated machines with one hostname (ws-017) shared a MAC, a certain link
+        .otherwise(pl.lit("00") + (pl.col("device") + seed * 1_000_000_000).cast(pl.String).str.zfill(10).str.slice(-10))
         .alias("mac"),
         (pl.lit("10.") + (pl.col("client") % 250).cast(pl.String) + ".0." + (pl.col("j") % 250).cast(pl.String))
         .alias("ip"),

@@ -5,7 +5,10 @@
 -- PSA wins). Reads linkage_records, entity_clusters, linkage_edges (entity_type, unique_id_l, unique_id_r,
 -- match_probability: the edges the clusters were built from), linkage_pairs (every scored pair), {burst_min_records} and {burst_seconds} (integers).
 
-CREATE OR REPLACE TEMP TABLE duplicates AS
+-- In two statements, through a table of the members, narrow until they are known: the records in clusters holding two
+-- or more of one source are found from the cluster table alone (a few columns), and only they are joined to their
+-- fields. One statement over every record's fields ran out of memory at 10M configurations with an 8 GB limit.
+CREATE OR REPLACE TEMP TABLE duplicate_members AS
 WITH manual AS (
     -- made by hand or by an import: IT Glue records with neither a PSA sync nor RMM data
     SELECT entity_type, unique_id, created_at FROM linkage_records
@@ -29,16 +32,23 @@ WITH manual AS (
     WHERE entity_type = 'configuration' AND role = 'documentation' AND organization_uid IS NOT NULL
     GROUP BY 1
     HAVING count(*) FILTER (WHERE has_rmm_record AND psa_integration IS NULL) * 2 > count(*)
-), members AS (
-    SELECT r.* REPLACE (CASE WHEN r.entity_type = 'organization' THEN k.unique_id IS NOT NULL
-                             ELSE r.has_rmm_record END AS has_rmm_record),
-           c.cluster_id, coalesce(m.in_burst, FALSE) AS in_burst, m.session_id,
-           count(*) OVER (PARTITION BY r.entity_type, c.cluster_id, r.source) AS n_in_source
-    FROM linkage_records r
-    JOIN entity_clusters c USING (entity_type, unique_id)
-    LEFT JOIN dense m USING (entity_type, unique_id)
-    LEFT JOIN rmm_made_orgs k ON r.entity_type = 'organization' AND k.unique_id = r.unique_id
+), in_clusters AS (
+    SELECT entity_type, unique_id, cluster_id,
+           count(*) OVER (PARTITION BY entity_type, cluster_id, source) AS n_in_source
+    FROM entity_clusters
     QUALIFY n_in_source >= 2
+)
+SELECT r.* REPLACE (CASE WHEN r.entity_type = 'organization' THEN k.unique_id IS NOT NULL
+                         ELSE r.has_rmm_record END AS has_rmm_record),
+       c.cluster_id, coalesce(m.in_burst, FALSE) AS in_burst, m.session_id, c.n_in_source
+FROM in_clusters c
+JOIN linkage_records r USING (entity_type, unique_id)
+LEFT JOIN dense m USING (entity_type, unique_id)
+LEFT JOIN rmm_made_orgs k ON r.entity_type = 'organization' AND k.unique_id = r.unique_id;
+
+CREATE OR REPLACE TEMP TABLE duplicates AS
+WITH members AS (
+    SELECT * FROM duplicate_members
 ), copy_pairs AS (
     -- two manual copies of one thing and the two sessions that made them
     SELECT a.entity_type, a.cluster_id, a.source, a.session_id AS session_first, b.session_id AS session_second
@@ -139,3 +149,5 @@ FROM ranked m
 JOIN caused c USING (entity_type, cluster_id, source)
 LEFT JOIN direct d USING (entity_type, unique_id)
 LEFT JOIN keep_pair kp USING (entity_type, unique_id);
+
+DROP TABLE duplicate_members;
