@@ -10,7 +10,8 @@ and writes its marts into it. The tenant is read where it is, so its memory is D
 The reference holds the tenant as frames (it is in its peak) and writes nothing.
 
     .venv/bin/python benchmarks/linkage_speed.py --configurations 100000 1000000 --threads 2 --memory-limit 1GB
-    .venv/bin/python benchmarks/linkage_speed.py --configurations 10000000 --runs always if_missing --memory-limit 4GB
+    .venv/bin/python benchmarks/linkage_speed.py --configurations 1000000 --runs always --model-dir /tmp/models
+    .venv/bin/python benchmarks/linkage_speed.py --configurations 10000000 --runs if_missing --memory-limit 8GB --model-dir /tmp/models
 """
 
 import argparse
