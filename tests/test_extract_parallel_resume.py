@@ -255,7 +255,7 @@ def test_a_failing_source_fails_only_its_own_step_and_keeps_its_tables(sandbox, 
 def test_kept_pages_are_written_in_few_transactions_and_still_within_seconds(sandbox, warehouse_path, monkeypatch):
     # Each write of kept pages ends in a checkpoint that rewrites what is kept already, so its cost grows with the
     # cache (benchmarks/README.md, "10,000 clients"): written every few pages, the cache costs the square of what a
-    # source fetches. A quick extraction writes once, at its end
+    # source fetches. A quick attempt that fails writes once, at its end
     import pipelines.extraction as extraction
 
     store = Warehouse(warehouse_path)
@@ -276,3 +276,31 @@ def test_kept_pages_are_written_in_few_transactions_and_still_within_seconds(san
     monkeypatch.setattr(extraction, "FLUSH_SECONDS", 0.0)
     _fail_after_device_pages(sandbox, store, served=5)
     assert writes == [1, 1, 1, 1]
+
+
+def test_a_complete_extraction_writes_no_pages_its_swap_would_drop(sandbox, warehouse_path, monkeypatch):
+    # an unchanged week fetches every page again; writing them all to the cache only for the swap to delete them
+    # was seconds of every weekly run (35 MB of Autotask pages at 2,000 clients)
+    import pipelines.extraction as extraction
+
+    store = Warehouse(warehouse_path)
+    writes = []
+    original = extraction.SourcePages._write
+
+    def counting_write(self, rows):
+        writes.append(len(rows))
+        return original(self, rows)
+
+    monkeypatch.setattr(extraction.SourcePages, "_write", counting_write)
+    done = _checkpointed_datto(sandbox, store)
+    assert writes == []
+    assert done.stats["requests"] > 5  # several device pages: there were pages to write
+    swap(store, done)
+    assert _count(store, "SELECT count(*) FROM cache.pages WHERE source = 'datto_rmm'") == 0
+    # a slow one still writes as it goes (a killed run keeps what it fetched), and its swap drops those pages
+    monkeypatch.setattr(extraction, "FLUSH_SECONDS", 0.0)
+    done = _checkpointed_datto(sandbox, store)
+    assert writes and sum(writes) == len(writes)
+    assert _count(store, "SELECT count(*) FROM cache.pages WHERE source = 'datto_rmm'") > 0
+    swap(store, done)
+    assert _count(store, "SELECT count(*) FROM cache.pages WHERE source = 'datto_rmm'") == 0
