@@ -50,6 +50,21 @@ def _count(store, sql):
         return con.execute(sql).fetchall()[0][0]
 
 
+def _count_page_writes(monkeypatch) -> list[int]:
+    """The number of pages in each write of kept pages (one transaction each), as the extraction layer makes them."""
+    import pipelines.extraction as extraction
+
+    writes: list[int] = []
+    original = extraction.SourcePages._write
+
+    def counting_write(self, rows):
+        writes.append(len(rows))
+        return original(self, rows)
+
+    monkeypatch.setattr(extraction.SourcePages, "_write", counting_write)
+    return writes
+
+
 def _fail_after_device_pages(sandbox, store, served=5, env=None):
     """A first attempt that Datto stops answering after `served` device-list requests."""
     faults = sandbox.sandbox.faults
@@ -259,14 +274,7 @@ def test_kept_pages_are_written_in_few_transactions_and_still_within_seconds(san
     import pipelines.extraction as extraction
 
     store = Warehouse(warehouse_path)
-    writes = []
-    original = extraction.SourcePages._write
-
-    def counting_write(self, rows):
-        writes.append(len(rows))
-        return original(self, rows)
-
-    monkeypatch.setattr(extraction.SourcePages, "_write", counting_write)
+    writes = _count_page_writes(monkeypatch)
     _fail_after_device_pages(sandbox, store, served=5)
     assert writes == [4]  # the four pages before the outage, in one transaction when the attempt failed
     # a slow extraction still writes as it goes, so a killed run keeps what it fetched more than FLUSH_SECONDS ago
@@ -284,14 +292,7 @@ def test_a_complete_extraction_writes_no_pages_its_swap_would_drop(sandbox, ware
     import pipelines.extraction as extraction
 
     store = Warehouse(warehouse_path)
-    writes = []
-    original = extraction.SourcePages._write
-
-    def counting_write(self, rows):
-        writes.append(len(rows))
-        return original(self, rows)
-
-    monkeypatch.setattr(extraction.SourcePages, "_write", counting_write)
+    writes = _count_page_writes(monkeypatch)
     done = _checkpointed_datto(sandbox, store)
     assert writes == []
     assert done.stats["requests"] > 5  # several device pages: there were pages to write
