@@ -6,7 +6,7 @@ Schemas: `raw` (one table per source resource), `staging` (every source in one s
 
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
@@ -50,17 +50,9 @@ class Warehouse:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         if read_only:
-            try:
-                # A reader gets the locked read-only session (pipelines/read_only.py), not just read_only=True.
-                con = readonly_connect(self.path)
-            except duckdb.Error as exc:
-                raise _open_error(self.path, exc) from None
-            try:
+            # A reader gets the locked read-only session (pipelines/read_only.py), not just read_only=True.
+            with self._opened(lambda: readonly_connect(self.path), lambda con: con.close(), private=False) as con:
                 yield con
-            except duckdb.Error as exc:
-                raise _damage_found(self.path, exc) from None
-            finally:
-                con.close()
             return
         with self._opened(lambda: duckdb.connect(str(self.path)), lambda con: con.close()) as con:
             for schema in SCHEMAS:
@@ -85,11 +77,13 @@ class Warehouse:
             yield alias
 
     @contextmanager
-    def _opened(self, open_, close) -> Iterator:
-        """Open the file for writing (as a connection or an attachment), then close it, with the file and its WAL
-        kept 0600 (the warehouse holds audit data) and DuckDB's errors turned into ones that say what is wrong."""
-        with owner_only():
-            make_private(self.path, Path(f"{self.path}.wal"))
+    def _opened(self, open_, close, private: bool = True) -> Iterator:
+        """Open the file (as a connection or an attachment), then close it, with DuckDB's errors turned into ones
+        that say what is wrong; `private`: the file and its WAL kept 0600 (the warehouse holds audit data), for every
+        opening that may write."""
+        with owner_only() if private else nullcontext():
+            if private:
+                make_private(self.path, Path(f"{self.path}.wal"))
             try:
                 handle = open_()
             except duckdb.Error as exc:
@@ -100,7 +94,8 @@ class Warehouse:
                 raise _damage_found(self.path, exc) from None
             finally:
                 close(handle)
-                make_private(self.path, Path(f"{self.path}.wal"))
+                if private:
+                    make_private(self.path, Path(f"{self.path}.wal"))
 
     def replace_tables(self, schema: str, frames: Mapping[str, pl.DataFrame]) -> None:
         """Swap in every table at once: either all of `frames` replace their tables, or none does.
